@@ -1,0 +1,1 @@
+"""Training: the device and seed, optimizer and schedule, the step loop, checkpoints."""

@@ -1,0 +1,64 @@
+"""Where a run computes, in which precision, and with which random seed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+from contextlib import AbstractContextManager, nullcontext
+
+import numpy as np
+import torch
+
+log = logging.getLogger("lookalike")
+
+
+def resolve_seed(seed: int) -> int:
+    """-1 means a fresh random seed; the seed actually used is returned so it can be saved."""
+    return secrets.randbelow(2**31 - 1) if seed == -1 else seed
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def select_device(gpus: list[int]) -> torch.device:
+    """The first selected GPU when one is present, else the CPU (said in the log)."""
+    if gpus and torch.cuda.is_available():
+        index = gpus[0]
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"environment.gpus: GPU {index} does not exist "
+                f"(this machine has {torch.cuda.device_count()}); choose 0.."
+                f"{torch.cuda.device_count() - 1} or [] for the CPU"
+            )
+        return torch.device("cuda", index)
+    if gpus:
+        log.info("No GPU present: training on the CPU.")
+    return torch.device("cpu")
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether oneDNN has bf16 kernels for this CPU (AVX-512 class); else bf16 would be emulated."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """bf16 where the device does it natively, fp16 on older GPUs, None for full precision."""
+    if not enabled:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_supports_bf16():
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
