@@ -3,9 +3,10 @@
 from lookalike.config.checks import check_config
 from lookalike.config.io import config_to_yaml, load_config, parse_overrides, save_config
 from lookalike.config.problems import Problem, ProblemsFound, errors, warnings
-from lookalike.config.schema import SECTIONS, Config, FieldInfo, field_info
+from lookalike.config.schema import LEVELS, SECTIONS, Config, FieldInfo, field_info
 
 __all__ = [
+    "LEVELS",
     "SECTIONS",
     "Config",
     "FieldInfo",

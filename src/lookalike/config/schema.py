@@ -318,7 +318,6 @@ class Training(Section):
         0.001,
         "Learning rate of the differential_learning_rate_layers.",
         "Expert",
-        grid=True,
         gt=0.0,
     )
     batch_size: int = setting(16, "Images per mini-batch (per GPU).", "Beginner", grid=True, ge=1)

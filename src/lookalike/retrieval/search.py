@@ -32,10 +32,12 @@ def top_k_neighbors(
     the cosine similarity. Queries are searched ``batch_size`` at a time, so memory stays
     O(N·k) plus one (batch_size, k) block; no N×N matrix is ever built.
 
-    Results are in rank order: similarity descending, ties broken by the lower gallery index
-    (faiss keeps the lowest indices among exactly tied candidates; the rows are then re-sorted
-    so the order within a tie is ascending index too). The output is therefore deterministic
-    and does not depend on ``batch_size`` or the number of faiss threads.
+    Rows are in rank order: similarity descending, exactly tied items by ascending gallery
+    index. When exactly tied candidates straddle the k-th position, faiss decides which of them
+    are returned (not necessarily the lowest indices). The output is deterministic: the same
+    input gives the same result whatever the number of faiss threads and whatever
+    ``batch_size`` below ``faiss.cvar.distance_compute_blas_threshold`` (above it faiss
+    switches to a BLAS kernel whose rounding differs slightly).
 
     Args:
         embeddings: Query embeddings, shape (N, dim), expected L2-normalised; cast to
@@ -85,9 +87,7 @@ def top_k_neighbors(
             )
         base = _as_matrix(gallery, "gallery")
         if base.shape[1] != queries.shape[1]:
-            raise ValueError(
-                f"embeddings dim {queries.shape[1]} != gallery dim {base.shape[1]}"
-            )
+            raise ValueError(f"embeddings dim {queries.shape[1]} != gallery dim {base.shape[1]}")
 
     n_gallery = base.shape[0]
     k_eff = min(int(k), n_gallery - (1 if exclude_self else 0))

@@ -1,4 +1,4 @@
-"""Where a run computes, in which precision, and with which random seed."""
+"""Where a run computes, in which precision, with which seed (a leaf: imports nothing of ours)."""
 
 from __future__ import annotations
 

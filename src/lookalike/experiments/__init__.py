@@ -1,0 +1,1 @@
+"""Experiments: one run from settings to a folder of results (later: grids, registry, queue)."""

@@ -1,0 +1,97 @@
+"""Embed a split and search it against itself: top-K neighbours and retrieval metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import albumentations as A
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lookalike.config.schema import Config
+from lookalike.data.dataset import ImageDataset
+from lookalike.data.inputs import Split
+from lookalike.data.loader import make_loader
+from lookalike.model.embed import compute_embeddings
+from lookalike.retrieval import RetrievalMetrics, count_relevant, retrieval_metrics, top_k_neighbors
+from lookalike.train.progress import progress_bar
+
+
+@dataclass
+class Retrieval:
+    """Each image of a split searched among the others of the same split (itself excluded)."""
+
+    embeddings: np.ndarray  # (N, D), unit norm, row order of the split
+    indices: np.ndarray  # (N, K) row numbers of the most similar other images, best first
+    similarities: np.ndarray  # (N, K) cosine similarities, same order
+    metrics: RetrievalMetrics | None  # None when the split has no labels
+
+    def metrics_dict(self) -> dict[str, float | int]:
+        if self.metrics is None:
+            return {}
+        m = self.metrics
+        return {
+            "mAP": m.map_at_k,
+            "recall@1": m.recall_at_1,
+            "queries": m.n_queries,
+            "queries_without_match": m.n_skipped,
+        }
+
+
+def embed_split(
+    cfg: Config,
+    model: nn.Module,
+    split: Split,
+    transform: A.Compose,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    description: str,
+) -> np.ndarray:
+    dataset = ImageDataset(split.paths, None, transform, cfg.image.image_channels)
+    loader = make_loader(
+        dataset,
+        batch_size=cfg.training.batch_size,
+        workers=cfg.environment.number_of_workers,
+        pin_memory=device.type == "cuda",
+    )
+    with progress_bar(description, len(loader)) as bar:
+        return compute_embeddings(
+            model,
+            loader,
+            device=device,
+            normalization=cfg.image.image_normalization,
+            test_time_augmentations=cfg.prediction.test_time_augmentations,
+            autocast_dtype=dtype,
+            on_batch=lambda n: bar.update(),
+        )
+
+
+def retrieve(embeddings: np.ndarray, labels: np.ndarray | None, k: int) -> Retrieval:
+    """Top-k among the split's other images; metrics when labels are known."""
+    indices, similarities = top_k_neighbors(embeddings, k, exclude_self=True)
+    metrics = None
+    if labels is not None:
+        metrics = retrieval_metrics(
+            labels, labels[indices], count_relevant(labels), k=indices.shape[1]
+        )
+    return Retrieval(embeddings, indices, similarities, metrics)
+
+
+def predictions_frame(cfg: Config, split: Split, result: Retrieval) -> pd.DataFrame:
+    """One row per image: its name and label, then its top-K images, labels and similarities."""
+    image_column, label_column = cfg.dataset.image_column, cfg.dataset.label_columns
+    names = split.frame[image_column].astype(str).to_numpy()
+    out = pd.DataFrame({image_column: names})
+    if split.labels is not None:
+        out[label_column] = split.labels
+    out["top_k_images"] = _join(names[result.indices])
+    if split.labels is not None:
+        out["top_k_labels"] = _join(np.asarray(split.labels, dtype=object)[result.indices])
+    out["top_k_similarities"] = _join(np.char.mod("%.6f", result.similarities))
+    return out
+
+
+def _join(rows: np.ndarray) -> list[str]:
+    return [" ".join(map(str, row)) for row in rows]

@@ -1,0 +1,41 @@
+"""The run's log: the console (rich) and logs.log in the experiment folder show the same lines."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rich.logging import RichHandler
+
+from lookalike.train.progress import console
+
+LOGGER = "lookalike"
+FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def console_logging(verbose: bool = False) -> logging.Logger:
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        handler = RichHandler(console=console, show_path=False, show_time=False)
+        handler.setLevel(logging.INFO)
+        logger.addHandler(handler)
+    logger.propagate = False
+    return logger
+
+
+class FileLog:
+    """Attach logs.log for the duration of a run (flushed line by line, so it can be tailed)."""
+
+    def __init__(self, path: Path):
+        self.handler = logging.FileHandler(path, encoding="utf-8")
+        self.handler.setFormatter(logging.Formatter(FORMAT))
+        self.handler.setLevel(logging.DEBUG)
+
+    def __enter__(self) -> FileLog:
+        logging.getLogger(LOGGER).addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger(LOGGER).removeHandler(self.handler)
+        self.handler.close()
