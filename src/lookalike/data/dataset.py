@@ -21,8 +21,10 @@ class ImageDataset(Dataset):
     """Items are ``(image, label)``: image a CHW tensor (uint8 for uint8 images, else float32,
     not normalized: see `normalize_batch`), label an int64 scalar tensor, -1 when unlabeled.
 
-    In DataLoader workers the transform is reseeded from the worker's torch seed, so workers
-    do not repeat each other's augmentations (albumentations 2 does not do this itself).
+    The transform's random state follows torch's: it is reseeded from the worker's seed in
+    DataLoader workers (so workers do not repeat each other's augmentations) and from
+    ``torch.initial_seed()`` in the main process, so ``torch.manual_seed(seed)`` makes the
+    augmentations repeatable. albumentations 2 draws its own seed from the OS otherwise.
     """
 
     def __init__(
@@ -38,7 +40,7 @@ class ImageDataset(Dataset):
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
         self.transform = transform
         self.channels = channels
-        self._worker_seed: int | None = None
+        self._torch_seed: int | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -47,7 +49,7 @@ class ImageDataset(Dataset):
         path = self.paths[index]
         image = load_image(path, self.channels)
         if self.transform is not None:
-            self._reseed_in_worker()
+            self._follow_torch_seed()
             try:
                 image = self.transform(image=image)["image"]
             except Exception as error:
@@ -60,11 +62,12 @@ class ImageDataset(Dataset):
         label = UNLABELED if self.labels is None else int(self.labels[index])
         return tensor, torch.tensor(label, dtype=torch.int64)
 
-    def _reseed_in_worker(self) -> None:
+    def _follow_torch_seed(self) -> None:
         info = get_worker_info()
-        if info is None or info.seed == self._worker_seed:
+        seed = info.seed if info is not None else torch.initial_seed()
+        if seed == self._torch_seed:
             return
-        self._worker_seed = info.seed
+        self._torch_seed = seed
         reseed = getattr(self.transform, "set_random_seed", None)
         if reseed is not None:
-            reseed(info.seed % 2**32)
+            reseed(seed % 2**32)

@@ -35,11 +35,10 @@ def missing_rows(paths: Sequence[Path], rows: np.ndarray | None = None) -> np.nd
 @dataclass
 class ImageScan:
     """Rows (positions) whose image cannot be decoded, or has the wrong channel count, with
-    the error message of each, in row order; `sample` is the first image that decoded."""
+    the error message of each, in row order."""
 
     unreadable: list[tuple[int, str]] = field(default_factory=list)
     wrong_channels: list[tuple[int, str]] = field(default_factory=list)
-    sample: np.ndarray | None = None
 
 
 def scan_images(
@@ -49,21 +48,19 @@ def scan_images(
     workers = workers or min(32, 2 * (os.cpu_count() or 1))
     scan = ImageScan()
 
-    def probe(row: int) -> tuple[int, str | None, str | None, np.ndarray | None]:
+    def probe(row: int) -> tuple[int, str | None, str | None]:
         try:
-            image = load_image(paths[row], channels)
+            load_image(paths[row], channels)
         except ImageChannelsError as error:
-            return row, None, str(error), None
+            return row, None, str(error)
         except ImageError as error:
-            return row, str(error), None, None
-        return row, None, None, image if scan.sample is None else None
+            return row, str(error), None
+        return row, None, None
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for row, unreadable, wrong, image in pool.map(probe, rows):
+        for row, unreadable, wrong in pool.map(probe, rows):
             if unreadable:
                 scan.unreadable.append((row, unreadable))
             elif wrong:
                 scan.wrong_channels.append((row, wrong))
-            elif scan.sample is None and image is not None:
-                scan.sample = image
     return scan

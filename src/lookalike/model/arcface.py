@@ -17,11 +17,19 @@ use the fallback ``cos θ − m · sin(π − m)`` instead, exactly as the refer
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def _float32_region(device_type: str) -> contextlib.AbstractContextManager[object]:
+    """Switch autocast off where the device has it (not e.g. on the shape-only meta device)."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 class ArcFaceHead(nn.Module):
@@ -56,7 +64,7 @@ class ArcFaceHead(nn.Module):
 
     def cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
         """``cos θ`` between each embedding and each class centre, shape (B, n_classes), float32."""
-        with torch.autocast(device_type=embeddings.device.type, enabled=False):
+        with _float32_region(embeddings.device.type):
             return F.linear(
                 F.normalize(embeddings.float(), dim=1), F.normalize(self.weight.float(), dim=1)
             )
@@ -73,14 +81,14 @@ class ArcFaceHead(nn.Module):
             )
         labels = labels.long()
         # Margins are tiny angles: float16 would lose them, so autocast is switched off here.
-        with torch.autocast(device_type=embeddings.device.type, enabled=False):
+        with _float32_region(embeddings.device.type):
             cos = self.cosine(embeddings)
             sin = torch.sqrt(torch.clamp(1.0 - cos * cos, 0.0, 1.0))
             cos_margin = cos * self._cos_m - sin * self._sin_m
             cos_margin = torch.where(cos > self._threshold, cos_margin, cos - self._fallback)
             target = F.one_hot(labels, num_classes=self.n_classes).bool()
             logits = self.scale * torch.where(target, cos_margin, cos)
-        # Accuracy of the nearest class centre, without the margin (the margin only shapes the loss).
+        # Accuracy of the nearest class centre, without the margin: the margin only shapes the loss.
         self._last_accuracy = (cos.detach().argmax(dim=1) == labels).float().mean()
         return logits
 

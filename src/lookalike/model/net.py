@@ -63,7 +63,7 @@ _NETWORK_MODULES = {"huggingface_hub", "httpx", "httpcore", "requests", "urllib3
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
-    """Pretrained backbone weights were requested but cannot be obtained (offline, unreachable...)."""
+    """Pretrained backbone weights were requested but cannot be had (offline, unreachable, ...)."""
 
 
 class EmbeddingModel(nn.Module):
@@ -125,7 +125,8 @@ class EmbeddingModel(nn.Module):
 
         It runs in whatever mode the module is in: call ``eval()`` (and ``torch.no_grad()``) first.
         """
-        return F.normalize(self(images), dim=1)
+        # float32: unit vectors in float16/bfloat16 would blur the cosine ranking.
+        return F.normalize(self(images).float(), dim=1)
 
 
 def build_model(

@@ -59,7 +59,9 @@ def test_fallback_branch_when_theta_plus_m_exceeds_pi() -> None:
     cos = torch.cos(thetas.double())
     fallback = s * (cos - math.sin(math.pi - m) * m)
     torch.testing.assert_close(logits[:2, 0], fallback[:2], rtol=1e-5, atol=1e-4)
-    torch.testing.assert_close(logits[2, 0], s * torch.cos(thetas[2].double() + m), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(
+        logits[2, 0], s * torch.cos(thetas[2].double() + m), rtol=1e-5, atol=1e-4
+    )
     # The fallback keeps the target logit decreasing in θ, unlike cos(θ + m) past π.
     assert logits[0, 0] < logits[1, 0]
 

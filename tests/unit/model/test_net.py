@@ -5,18 +5,18 @@ import os
 # Before anything imports huggingface_hub: these tests must never reach the network.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import fractions  # noqa: E402
-from pathlib import Path  # noqa: E402
+import fractions
+from pathlib import Path
 
-import huggingface_hub  # noqa: E402
-import pytest  # noqa: E402
-import safetensors.torch  # noqa: E402
-import timm  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import huggingface_hub
+import pytest
+import safetensors.torch
+import timm
+import torch
+from torch import nn
 
-from lookalike.model import net as net_module  # noqa: E402
-from lookalike.model.net import (  # noqa: E402
+from lookalike.model import net as net_module
+from lookalike.model.net import (
     EmbeddingModel,
     PretrainedWeightsUnavailable,
     build_model,
@@ -175,7 +175,9 @@ def test_pretrained_file_is_adapted_to_one_channel(tmp_path: Path) -> None:
 
 def test_pth_is_loaded_without_arbitrary_unpickling(tmp_path: Path) -> None:
     path = tmp_path / "weights.pth"
-    torch.save({"state_dict": random_backbone_state("test_resnet"), "x": fractions.Fraction(1, 3)}, path)
+    torch.save(
+        {"state_dict": random_backbone_state("test_resnet"), "x": fractions.Fraction(1, 3)}, path
+    )
     with pytest.raises(RuntimeError, match="weights_only"):
         make("test_resnet", pretrained=True, pretrained_weights=str(path))
 
@@ -207,7 +209,7 @@ def test_pretrained_with_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(net_module, "_probe_hub", lambda repo_id: "ConnectTimeout: timed out")
-    with pytest.raises(PretrainedWeightsUnavailable, match="ConnectTimeout.*pretrained_weights"):
+    with pytest.raises(PretrainedWeightsUnavailable, match=r"ConnectTimeout.*pretrained_weights"):
         make("test_resnet", pretrained=True)
 
 

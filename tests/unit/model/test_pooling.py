@@ -58,6 +58,14 @@ def test_gem_survives_negative_and_zero_inputs() -> None:
     assert torch.isfinite(out).all()
 
 
+def test_gem_computes_in_float32_under_autocast() -> None:
+    x = torch.full((1, 2, 2, 2), 100.0, dtype=torch.float16)  # 100 ** 3 overflows float16
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = GeM()(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, torch.full((1, 2), 100.0), rtol=1e-3, atol=0.0)
+
+
 def test_unknown_pool_is_rejected_with_choices() -> None:
     with pytest.raises(ValueError, match="GeM"):
         build_pool("gem_pool")
