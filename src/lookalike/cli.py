@@ -74,7 +74,9 @@ def train(
         out.print(config_to_yaml(cfg), end="", markup=False, highlight=False)
         out.print(f"# seed: {prepared.seed}")
         for fold, inputs in prepared.inputs.items():
-            out.print(f"# data (fold {fold}): {inputs.summary()}", markup=False)
+            out.print(f"# data, fold {fold}:")
+            for key, value in inputs.summary().items():
+                out.print(f"#   {key}: {value}", markup=False, highlight=False)
         out.print("Dry run: settings and data are valid; nothing was trained or written.")
         return
     try:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-
 from tests.integration.conftest import charts, summary
 
 

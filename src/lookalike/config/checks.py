@@ -152,6 +152,14 @@ def _check_training(cfg: Config) -> list[Problem]:
                 "equals learning_rate, so differential_learning_rate_layers has no effect",
             )
         )
+    if cfg.architecture.pretrained_weights and not cfg.architecture.pretrained:
+        problems.append(
+            Problem(
+                "warning",
+                "architecture.pretrained_weights",
+                "is set but architecture.pretrained is false: the file is not used",
+            )
+        )
     if t.epochs == 0 and not t.evaluate_before_training:
         problems.append(
             Problem(

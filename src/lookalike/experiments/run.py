@@ -25,7 +25,7 @@ from lookalike.data.inputs import Inputs, Split, load_inputs
 from lookalike.data.transforms import build_transforms
 from lookalike.experiments.evaluate import Retrieval, embed_split, predictions_frame, retrieve
 from lookalike.experiments.logs import FileLog
-from lookalike.model import ArcFaceHead, build_model
+from lookalike.model.configured import arcface_head, embedding_model
 from lookalike.runtime import autocast_dtype, resolve_seed, seed_everything, select_device
 from lookalike.train.charts import Charts
 from lookalike.train.checkpoint import (
@@ -147,18 +147,9 @@ def _train_and_evaluate(
     device = select_device(cfg.environment.gpus)
     seed_everything(seed)
     train_transform, inference_transform = build_transforms(cfg)
-    a = cfg.architecture
-    model = build_model(
-        a.backbone,
-        pretrained=a.pretrained,
-        pretrained_weights=a.pretrained_weights,
-        pool=a.pool,
-        dropout=a.dropout,
-        embedding_size=a.embedding_size,
-        in_chans=cfg.image.image_channels,
-    )
+    model = embedding_model(cfg)
+    head = arcface_head(cfg, len(inputs.classes))
     t = cfg.training
-    head = ArcFaceHead(a.embedding_size, len(inputs.classes), t.arcface_margin, t.arcface_scale)
     train_split = inputs.training_split(t.train_validation_data)
     train_data = ImageDataset(
         train_split.paths,

@@ -118,7 +118,21 @@ class EmbeddingModel(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Un-normalised embeddings (B, embedding_size): the input the ArcFace head expects."""
-        return self.neck(self.dropout(self.features(images)))
+        x = self.dropout(self.features(images))
+        if self.training and x.shape[0] == 1:
+            # BatchNorm cannot take statistics of one sample (a last batch of one, or a batch
+            # size halved down to 1): normalise it with the running statistics instead.
+            linear, norm = self.neck
+            return F.batch_norm(
+                linear(x),
+                norm.running_mean,
+                norm.running_var,
+                norm.weight,
+                norm.bias,
+                training=False,
+                eps=norm.eps,
+            )
+        return self.neck(x)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """L2-normalised embeddings (B, embedding_size) for retrieval by cosine / inner product.
@@ -138,12 +152,15 @@ def build_model(
     dropout: float,
     embedding_size: int,
     in_chans: int,
+    image_size: tuple[int, int] | None = None,
 ) -> EmbeddingModel:
     """Build an :class:`EmbeddingModel` on a timm backbone (any ``timm.list_models()`` name,
     optionally with a pretrained tag such as ``"resnet50.a1_in1k"``).
 
     Weights: from ``pretrained_weights`` (a local .safetensors/.pth/.bin file) whenever it is
     given, otherwise from the Hugging Face cache/hub when ``pretrained``, otherwise random.
+    ``image_size`` (height, width) is passed to backbones that are built for one input size
+    (ViT-like models take ``img_size`` and resize their position embeddings); others ignore it.
 
     Raises:
         ValueError: unknown backbone, tag or pool, or a weights file none of whose tensors
@@ -167,7 +184,7 @@ def build_model(
         kwargs["pretrained_cfg_overlay"] = overlay
     try:
         with _missing_keys_recorder() as missing:
-            net = timm.create_model(backbone, pretrained=overlay is not None, **kwargs)
+            net = _create(backbone, overlay is not None, kwargs, image_size)
     except Exception as err:
         if overlay is not None and _is_download_error(err):
             raise PretrainedWeightsUnavailable(
@@ -183,6 +200,19 @@ def build_model(
         embedding_size=embedding_size,
         feature_format=feature_format,
     )
+
+
+def _create(
+    backbone: str, pretrained: bool, kwargs: dict[str, Any], image_size: tuple[int, int] | None
+) -> nn.Module:
+    """timm.create_model, with img_size for the models that have a fixed input size."""
+    if image_size is not None:
+        try:
+            return timm.create_model(backbone, pretrained=pretrained, img_size=image_size, **kwargs)
+        except TypeError as err:  # convolutional models take any size and have no img_size
+            if "img_size" not in str(err):
+                raise
+    return timm.create_model(backbone, pretrained=pretrained, **kwargs)
 
 
 def _check_backbone(name: str) -> None:

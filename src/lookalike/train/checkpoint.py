@@ -15,6 +15,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lookalike.atomic import atomic_write
+from lookalike.config import Config, load_config
+from lookalike.model.configured import embedding_model
 
 CHECKPOINT = "checkpoint.safetensors"
 TRAINING_STATE = "training_state.pt"
@@ -58,3 +60,14 @@ def save_training_state(path: Path, state: dict[str, Any]) -> None:
 
 def load_training_state(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_embedding_model(folder: str | Path) -> tuple[nn.Module, Config]:
+    """Rebuild a trained embedding model from an experiment folder: cfg.yaml + checkpoint only."""
+    folder = Path(folder)
+    cfg = load_config(folder / "cfg.yaml")
+    model = embedding_model(cfg, load_pretrained=False)
+    tensors = load_file(str(folder / CHECKPOINT))
+    state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+    model.load_state_dict(state, strict=True)
+    return model.eval(), cfg
