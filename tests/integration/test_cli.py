@@ -41,7 +41,7 @@ def invoke(*args: str):
 
 
 def test_dry_run_of_the_exported_hydrogen_torch_file(exported, tmp_path):
-    result = invoke("train", "-c", str(exported), "architecture.pretrained=false", "--dry-run")
+    result = invoke("train", "-c", str(exported), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "backbone: tf_efficientnet_b0_ns" in result.output
     assert "n_train: 19" in result.output and "n_validation: 5" in result.output
@@ -92,6 +92,7 @@ def empty_labels(frame: pd.DataFrame) -> pd.DataFrame:
 CASES = {
     "unknown key": (["training.arcface_margn=0.2"], None, "did you mean `training.arcface_margin`"),
     "bad value": (["architecture.pool=Median"], None, "'Median' is not valid"),
+    "unknown backbone": (["architecture.backbone=resnt18"], None, "did you mean resnet18"),
     "missing column": (["dataset.label_columns=sku"], None, "columns are"),
     "missing images": ([], lambda p: delete_images(p, 3), "3 of 24 image files"),
     "corrupt image": ([], corrupt_first_image, "cannot be decoded"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,28 +174,38 @@ def test_a_failed_run_still_writes_its_summary(run, monkeypatch):
 
 
 def test_a_killed_run_leaves_no_half_written_file(run):
-    """SIGKILL a training process repeatedly; every result file present must be complete."""
-    # Best-checkpoint saving writes the checkpoint and charts at every improving evaluation.
+    """SIGKILL a training process while it rewrites its files; each file left must be whole."""
+    # Best-checkpoint saving rewrites the checkpoint and charts at every improving evaluation.
     cfg = run.settings("training.epochs=200", "training.batch_size=4",
                        "training.save_best_checkpoint=true")  # fmt: skip
     from lookalike.config import save_config
 
     save_config(cfg, run.root / "long.yaml")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     folder = Path(cfg.output_directory) / cfg.experiment_name
-    for delay in (4.0, 5.5, 7.0):
+    for kill_after in (0.0, 0.7, 1.9):  # seconds after the first checkpoint appeared
+        shutil.rmtree(folder, ignore_errors=True)
         process = subprocess.Popen(
             [sys.executable, "-m", "lookalike.cli", "train", "-c", str(run.root / "long.yaml"),
              "--overwrite"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        if (folder / "charts.json").exists():
-            json.loads((folder / "charts.json").read_text())
-        if (folder / "checkpoint.safetensors").exists():
-            assert load_file(str(folder / "checkpoint.safetensors"))
-        if (folder / "cfg.yaml").exists():
-            assert "experiment_name" in (folder / "cfg.yaml").read_text()
-    assert (folder / "cfg.yaml").exists(), "the run got far enough to write its files"
+        try:
+            wait_for(lambda: (folder / "checkpoint.safetensors").exists(), process)
+            time.sleep(kill_after)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        json.loads((folder / "charts.json").read_text())
+        assert load_file(str(folder / "checkpoint.safetensors"))
+        assert "experiment_name" in (folder / "cfg.yaml").read_text()
+        assert not (folder / "summary.json").exists()  # killed, not finished
+
+
+def wait_for(condition, process: subprocess.Popen, limit: float = 300.0) -> None:
+    """Poll until condition() holds; fail if the process ends first or the limit passes."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert process.poll() is None, "the training process ended early"
+        assert time.monotonic() < deadline, "the training process never got there"
+        time.sleep(0.05)

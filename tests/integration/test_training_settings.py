@@ -142,6 +142,7 @@ def test_calculate_train_metric_and_train_validation_data(run):
     assert 0 <= with_train["metrics"]["train"]["mAP"] <= 1
     both = summary(run("training.train_validation_data=true", "training.drop_last_batch=false"))
     assert both["run"]["samples_seen"] == plain["n_train"] + plain["n_validation"]
+    assert both["n_train"] == plain["n_train"] + plain["n_validation"]
 
 
 def test_seed_minus_one_draws_a_seed_that_is_saved_and_a_fixed_seed_repeats(run):
@@ -210,3 +211,43 @@ def test_mixed_precision_training_and_inference_use_bf16_autocast(run, monkeypat
     dtypes.clear()
     run("environment.mixed_precision_training=false", "environment.mixed_precision_inference=true")
     assert (False, torch.bfloat16) in dtypes and (True, torch.bfloat16) not in dtypes
+
+
+def test_architecture_settings_reach_the_saved_model(run):
+    from safetensors.torch import load_file
+
+    folder = run("architecture.embedding_size=24", "architecture.pool=CatAverageMax",
+                 "architecture.dropout=0.3")  # fmt: skip
+    tensors = load_file(str(folder / "checkpoint.safetensors"))
+    backbone_width = tensors["model.neck.0.weight"].shape[1] // 2  # CatAverageMax doubles it
+    assert tensors["model.neck.0.weight"].shape == (24, 2 * backbone_width)
+    assert tensors["arcface.weight"].shape[1] == 24
+    assert np.load(folder / "validation_embeddings.npy").shape[1] == 24
+    gem = load_file(str(run("architecture.pool=GeM") / "checkpoint.safetensors"))
+    assert "model.pool.p" in gem
+
+
+def test_arcface_margin_and_scale_reach_the_head():
+    from lookalike.config import load_config
+    from lookalike.model.configured import arcface_head
+
+    cfg = load_config(None, ["training.arcface_margin=0.3", "training.arcface_scale=12",
+                             "architecture.embedding_size=8"])  # fmt: skip
+    head = arcface_head(cfg, n_classes=5)
+    embeddings, labels = torch.randn(4, 8), torch.tensor([0, 1, 2, 3])
+    cos = head.cosine(embeddings)
+    logits = head(embeddings, labels)
+    other = ~torch.nn.functional.one_hot(labels, 5).bool()
+    torch.testing.assert_close(logits[other], 12 * cos[other])
+    target = torch.cos(torch.acos(cos[~other].clamp(-1, 1)) + 0.3) * 12
+    torch.testing.assert_close(logits[~other], target, atol=1e-4, rtol=1e-4)
+
+
+def test_test_time_augmentations_and_normalization_change_the_embeddings(run):
+    plain = np.load(run() / "validation_embeddings.npy")
+    flipped = np.load(run("prediction.test_time_augmentations=[horizontal_flip, vertical_flip]")
+                      / "validation_embeddings.npy")  # fmt: skip
+    imagenet = np.load(run("image.image_normalization=ImageNet") / "validation_embeddings.npy")
+    assert plain.shape == flipped.shape == imagenet.shape
+    assert not np.allclose(plain, flipped, atol=1e-4)
+    assert not np.allclose(plain, imagenet, atol=1e-4)

@@ -21,6 +21,7 @@ def check_config(cfg: Config) -> list[Problem]:
         *_check_validation(cfg),
         *_check_training(cfg),
         *_check_augmentation(cfg),
+        *_check_environment(cfg),
         *_check_logging(cfg),
     ]
 
@@ -201,6 +202,30 @@ def _check_augmentation(cfg: Config) -> list[Problem]:
                     "is not a serialized albumentations pipeline (no 'transform' key)",
                 )
             )
+    return problems
+
+
+def _check_environment(cfg: Config) -> list[Problem]:
+    """Settings whose feature is not in this version: said, never silently ignored."""
+    e = cfg.environment
+    problems = []
+    if e.number_of_gpus_per_run > 1:
+        problems.append(
+            Problem(
+                "warning",
+                "environment.number_of_gpus_per_run",
+                f"is {e.number_of_gpus_per_run}, but a run uses one GPU in this version",
+            )
+        )
+    if e.number_of_seeds_per_run > 1:
+        problems.append(
+            Problem(
+                "warning",
+                "environment.number_of_seeds_per_run",
+                f"is {e.number_of_seeds_per_run}, but each run trains once in this version",
+                hint="start the run again with other environment.seed values",
+            )
+        )
     return problems
 
 

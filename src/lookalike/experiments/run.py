@@ -26,6 +26,7 @@ from lookalike.data.transforms import build_transforms
 from lookalike.experiments.evaluate import Retrieval, embed_split, predictions_frame, retrieve
 from lookalike.experiments.logs import FileLog
 from lookalike.model.configured import arcface_head, embedding_model
+from lookalike.model.net import check_backbone
 from lookalike.runtime import autocast_dtype, resolve_seed, seed_everything, select_device
 from lookalike.train.charts import Charts
 from lookalike.train.checkpoint import (
@@ -58,7 +59,7 @@ def selected_folds(cfg: Config) -> list[int]:
 
 def prepare(cfg: Config) -> Prepared:
     """Check the settings and the whole input; raise ProblemsFound with every error at once."""
-    problems = check_config(cfg)
+    problems = check_config(cfg) + _check_backbone(cfg)
     if errors(problems):
         raise ProblemsFound(problems)
     seed = resolve_seed(cfg.environment.seed)
@@ -72,6 +73,14 @@ def prepare(cfg: Config) -> Prepared:
     if errors(problems):
         raise ProblemsFound(problems)
     return Prepared(cfg, seed, inputs, problems)
+
+
+def _check_backbone(cfg: Config) -> list[Problem]:
+    try:
+        check_backbone(cfg.architecture.backbone)
+    except ValueError as error:
+        return [Problem("error", "architecture.backbone", str(error))]
+    return []
 
 
 def experiment_folder(cfg: Config) -> Path:
@@ -267,11 +276,9 @@ def _save_npy(path: str, array: np.ndarray) -> None:
 
 
 def _sizes(inputs: Inputs) -> dict[str, int]:
-    return {
-        "n_train": len(inputs.train.paths),
-        "n_validation": len(inputs.validation.paths),
-        "n_test": len(inputs.test.paths) if inputs.test is not None else 0,
-    }
+    """Images trained on (validation included with train_validation_data), validated, tested."""
+    counts = inputs.summary()
+    return {key: counts[key] for key in ("n_train", "n_validation", "n_test")}
 
 
 def _describe(error: BaseException) -> str:

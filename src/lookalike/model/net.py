@@ -168,7 +168,7 @@ def build_model(
         FileNotFoundError: ``pretrained_weights`` does not exist.
         PretrainedWeightsUnavailable: pretrained weights cannot be obtained.
     """
-    _check_backbone(backbone)
+    check_backbone(backbone)
     if pool not in POOLS:
         raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
     if in_chans < 1:
@@ -215,7 +215,7 @@ def _create(
     return timm.create_model(backbone, pretrained=pretrained, **kwargs)
 
 
-def _check_backbone(name: str) -> None:
+def check_backbone(name: str) -> None:
     """Raise ValueError with close timm names when ``name`` (or its pretrained tag) is unknown."""
     arch, _, tag = name.partition(".")
     if not timm.is_model(arch):
