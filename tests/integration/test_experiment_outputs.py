@@ -209,3 +209,18 @@ def wait_for(condition, process: subprocess.Popen, limit: float = 300.0) -> None
         assert process.poll() is None, "the training process ended early"
         assert time.monotonic() < deadline, "the training process never got there"
         time.sleep(0.05)
+
+
+def test_the_log_file_has_the_traceback_of_a_failure(run, monkeypatch):
+    import logging
+
+    logging.getLogger("lookalike").setLevel(logging.WARNING)  # as a quiet library caller might
+
+    def broken(*args, **kwargs):
+        raise ValueError("inner problem")
+
+    monkeypatch.setattr("lookalike.experiments.run.train", broken)
+    with pytest.raises(ValueError):
+        run()
+    log = (run.root / "output" / f"run{run.count}" / "logs.log").read_text()
+    assert "Seed: 7" in log and "Traceback" in log and "inner problem" in log

@@ -13,9 +13,10 @@ LOGGER = "lookalike"
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
-def console_logging(verbose: bool = False) -> logging.Logger:
+def console_logging() -> logging.Logger:
+    """Show the run's INFO lines on the terminal (stderr)."""
     logger = logging.getLogger(LOGGER)
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.setLevel(logging.INFO)
     if not any(isinstance(h, RichHandler) for h in logger.handlers):
         handler = RichHandler(console=console, show_path=False, show_time=False)
         handler.setLevel(logging.INFO)
@@ -33,9 +34,15 @@ class FileLog:
         self.handler.setLevel(logging.DEBUG)
 
     def __enter__(self) -> FileLog:
-        logging.getLogger(LOGGER).addHandler(self.handler)
+        logger = logging.getLogger(LOGGER)
+        # The file gets everything (tracebacks are logged at DEBUG); console handlers filter.
+        self.level = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(self.handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        logging.getLogger(LOGGER).removeHandler(self.handler)
+        logger = logging.getLogger(LOGGER)
+        logger.removeHandler(self.handler)
+        logger.setLevel(self.level)
         self.handler.close()
