@@ -19,6 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import argparse
+import functools
 import json
 import math
 import platform
@@ -29,8 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import albumentations as A
@@ -73,6 +75,7 @@ class Timing:
     seconds: float  # wall time of the whole run
     map_at_k: float  # validation mAP@K after the last epoch
     cpu_seconds: float = 0.0  # CPU time of this process and its DataLoader workers
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per timed phase
 
 
 def cpu_time() -> float:
@@ -328,6 +331,69 @@ def measure_memory(sizes: list[int]) -> list[dict[str, float]]:
     return results
 
 
+# --- where the time goes --------------------------------------------------------------------
+
+PHASES: defaultdict[str, float] = defaultdict(float)
+PHASE_ORDER: list[str] = []  # the order of `instrument`'s targets, for the table
+REST = "training steps and the rest"
+
+
+def _timed(name: str, function: Callable[..., object]) -> Callable[..., object]:
+    @functools.wraps(function)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            PHASES[name] += time.perf_counter() - started
+
+    return wrapper
+
+
+def instrument() -> list[str]:
+    """Time the phases of both runs by wrapping the functions they look up by name at call time
+    (module attributes are replaced in this process only; no source is changed). Names starting
+    with two spaces are parts of the phase above them. Returns the names that were not found."""
+    import lookalike.data.inputs as inputs
+    import lookalike.experiments.run as run
+    import lookalike.model.net as net
+    from lookalike.train.charts import Charts
+
+    this = sys.modules[__name__]
+    targets: list[tuple[object, str, str]] = [
+        (this, "prepare", "prepare: read, check, split"),
+        (inputs, "check_image_files", "  of which decoding every image"),
+        (run, "embedding_model", "build model"),
+        (net, "_probe_feature_format", "  of which meta-device probe"),
+        (run, "embed_split", "evaluate: embeddings"),
+        (run, "retrieve", "evaluate: top-K + mAP"),
+        (run, "save_weights", "write checkpoint.safetensors"),
+        (run, "save_training_state", "write training_state.pt"),
+        (run, "_write_results", "write validation predictions + embeddings"),
+        (run, "save_config", "write cfg.yaml"),
+        (Charts, "save", "write charts.json"),
+        (PlainNet, "__init__", "build model"),
+        (this, "evaluate", "evaluate: embeddings + top-K + mAP"),
+    ]
+    missing = []
+    PHASE_ORDER[:] = [*dict.fromkeys(name for _, _, name in targets), REST]
+    for owner, attribute, name in targets:
+        if hasattr(owner, attribute):
+            setattr(owner, attribute, _timed(name, getattr(owner, attribute)))
+        else:
+            missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
+    return missing
+
+
+def phase_table(results: dict[str, list[Timing]]) -> None:
+    """Median seconds per phase of each contender."""
+    for name, runs in results.items():
+        print(f"  {name}:")
+        for phase in [p for p in PHASE_ORDER if p in runs[0].phases]:
+            values = [r.phases.get(phase, 0.0) for r in runs]
+            print(f"    {phase:<44} {statistics.median(values):6.3f} s")
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -352,15 +418,22 @@ def load_average() -> str:
 
 
 def timed_rounds(
-    contenders: dict[str, Callable[[int], Timing]], rounds: int
+    contenders: dict[str, Callable[[int], Timing]], rounds: int, budget: float
 ) -> dict[str, list[Timing]]:
-    """Run the contenders alternately, one warm-up each first (not counted)."""
+    """Run the contenders alternately, one warm-up each first (not counted); after 3 rounds,
+    start no new round once `budget` seconds have passed."""
     results: dict[str, list[Timing]] = {name: [] for name in contenders}
+    started = time.perf_counter()
 
     def measured(run: Callable[[int], Timing], i: int) -> Timing:
+        PHASES.clear()
         cpu = cpu_time()
         result = run(i)
         result.cpu_seconds = cpu_time() - cpu
+        if PHASES:
+            result.phases = dict(PHASES)
+            own = sum(v for k, v in PHASES.items() if not k.startswith(" "))
+            result.phases[REST] = result.seconds - own
         return result
 
     for name, run in contenders.items():
@@ -371,6 +444,9 @@ def timed_rounds(
             flush=True,
         )
     for i in range(rounds):
+        if i >= 3 and time.perf_counter() - started > budget:
+            print(f"  time budget of {budget:.0f} s spent: stopping after {i} rounds")
+            break
         for name, run in contenders.items():
             result = measured(run, i)
             results[name].append(result)
@@ -412,12 +488,23 @@ def report(results: dict[str, list[Timing]], images: int) -> None:
         f"{', '.join(f'{r:.2f}' for r in paired)}; median {statistics.median(paired):.3f}"
     )
     print(f"  by CPU time (plain CPU / lookalike CPU, medians): {cpu_ratio:.3f}")
+    if results["lookalike"][0].phases:
+        print()
+        print("Where the time goes (median seconds per run):")
+        phase_table(results)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per contender")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per contender")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        help="seconds after which no new round starts (3 rounds always run)",
+    )
     parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--no-phases", action="store_true", help="skip the per-phase timers")
     parser.add_argument("--no-memory", action="store_true", help="skip the top-K memory probe")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[20_000, 80_000])
     parser.add_argument("--memory-probe", type=int, help=argparse.SUPPRESS)
@@ -434,6 +521,10 @@ def main() -> int:
         f"{LEARNING_RATE} wd {WEIGHT_DECAY}, cosine, mAP@{TOP_K} after every epoch"
     )
     print(f"Load average before: {load_average()}")
+    if not args.no_phases:
+        missing = instrument()
+        if missing:
+            print(f"Phase timers not set (not found): {', '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="lookalike-bench-") as tmp:
         root = Path(tmp)
         data, output = root / "data", root / "output"
@@ -448,7 +539,8 @@ def main() -> int:
         def plain_run(i: int) -> Timing:
             return run_plain(data, validation, args.epochs)
 
-        results = timed_rounds({"lookalike": lookalike_run, "plain": plain_run}, args.rounds)
+        contenders = {"lookalike": lookalike_run, "plain": plain_run}
+        results = timed_rounds(contenders, args.rounds, args.budget)
         predicted = pd.read_csv(output / "round_0" / "validation_predictions.csv")
         if set(predicted["image"]) != validation:
             raise RuntimeError("lookalike validated on other rows than the plain loop")

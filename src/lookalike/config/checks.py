@@ -217,6 +217,14 @@ def _check_environment(cfg: Config) -> list[Problem]:
                 f"is {e.number_of_gpus_per_run}, but a run uses one GPU in this version",
             )
         )
+    if e.sync_batch_normalization:
+        problems.append(
+            Problem(
+                "warning",
+                "environment.sync_batch_normalization",
+                "has no effect: a run uses one GPU in this version",
+            )
+        )
     if e.number_of_seeds_per_run > 1:
         problems.append(
             Problem(

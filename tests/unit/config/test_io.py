@@ -113,5 +113,19 @@ def test_each_cross_field_error(overrides, where, words):
     assert any(p.where == where and words in p.message for p in problems), problems
 
 
+def test_settings_of_features_to_come_are_warned_about_not_ignored():
+    cfg = load_config(EXPORTED, ["environment.number_of_gpus_per_run=2",
+                                 "environment.number_of_seeds_per_run=3",
+                                 "environment.sync_batch_normalization=true"])  # fmt: skip
+    problems = check_config(cfg)
+    assert not errors(problems)
+    assert {p.where for p in warnings(problems)} == {
+        "environment.number_of_gpus_per_run", "environment.number_of_seeds_per_run",
+        "environment.sync_batch_normalization",
+    }  # fmt: skip
+    (neptune,) = errors(check_config(load_config(EXPORTED, ["logging.logger=Neptune"])))
+    assert neptune.where == "logging.logger"
+
+
 def test_exported_file_has_no_configuration_problems():
     assert check_config(load_config(EXPORTED)) == []
