@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -61,14 +62,21 @@ def train(
     from lookalike.experiments.logs import console_logging
 
     console_logging()
+    signal.signal(signal.SIGTERM, _interrupt)  # a stopped run still records its summary
     try:
         cfg = load_config(config, overrides or [])
         from lookalike.experiments.run import experiment_folder, prepare, run_experiment
 
-        prepared = prepare(cfg)
+        prepared = prepare(cfg, overwrite=overwrite)
     except ProblemsFound as found:
         _report(found.problems)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("Interrupted while checking the input: nothing was written.")
+        raise typer.Exit(130) from None
+    except Exception as error:  # a bug or an environment problem: say it in one line
+        err.print(f"[bold red]Checking the input failed:[/] {escape(_one_line(error))}")
+        raise typer.Exit(1) from None
     _report(prepared.problems)
     if dry_run:
         out.print(config_to_yaml(cfg), end="", markup=False, highlight=False)
@@ -79,17 +87,15 @@ def train(
                 out.print(f"#   {key}: {value}", markup=False, highlight=False)
         out.print("Dry run: settings and data are valid; nothing was trained or written.")
         return
+    folder = experiment_folder(cfg)
     try:
-        folder = run_experiment(prepared, overwrite=overwrite)
-    except ProblemsFound as found:
-        _report(found.problems)
-        raise typer.Exit(2) from None
+        run_experiment(prepared)
     except KeyboardInterrupt:
-        err.print("Interrupted: summary.json records the run as failed.")
+        err.print(f"Interrupted: {folder}/summary.json records the run as failed.")
         raise typer.Exit(130) from None
     except Exception as error:  # the message, not a traceback; logs.log has the traceback
-        err.print(f"[bold red]Run failed:[/] {escape(str(error))}", markup=True, highlight=False)
-        err.print(f"Details: {experiment_folder(cfg) / 'logs.log'}")
+        err.print(f"[bold red]Run failed:[/] {escape(_one_line(error))}")
+        err.print(f"Details: the logs.log files under {folder}")
         raise typer.Exit(1) from None
     out.print(f"Experiment folder: {folder}")
 
@@ -113,6 +119,14 @@ def settings(
             text = str(default)
             table.add_row(info.path, text[:40], info.level, "yes" if info.grid else "", info.help)
     out.print(table)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _one_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if not str(error) else str(error)
 
 
 def _report(problems: list[Problem]) -> None:

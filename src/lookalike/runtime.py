@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import secrets
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,7 +23,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
 
 
 def select_device(gpus: list[int]) -> torch.device:
@@ -43,8 +42,12 @@ def select_device(gpus: list[int]) -> torch.device:
 
 
 def cpu_supports_bf16() -> bool:
-    """Whether oneDNN has bf16 kernels for this CPU (AVX-512 class); else bf16 would be emulated."""
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:  # not Linux: stay in float32 on the CPU
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
@@ -52,7 +55,9 @@ def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     if not enabled:
         return None
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # Native bf16 from Ampere on; older GPUs (T4, V100) take fp16 with a gradient scaler.
+        native = torch.cuda.get_device_properties(device).major >= 8
+        return torch.bfloat16 if native else torch.float16
     if device.type == "cpu" and cpu_supports_bf16():
         return torch.bfloat16
     return None

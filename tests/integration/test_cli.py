@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import safetensors.torch
+import timm
 import yaml
 from tests.conftest import make_image_dataset
 from typer.testing import CliRunner
@@ -41,8 +43,13 @@ def invoke(*args: str):
 
 
 def test_dry_run_of_the_exported_hydrogen_torch_file(exported, tmp_path):
-    result = invoke("train", "-c", str(exported), "--dry-run")
+    # Offline, the backbone's pretrained weights come from a local file, as a user would set.
+    weights = tmp_path / "tf_efficientnet_b0.safetensors"
+    safetensors.torch.save_file(timm.create_model("tf_efficientnet_b0").state_dict(), weights)
+    result = invoke("train", "-c", str(exported), f"architecture.pretrained_weights={weights}",
+                    "--dry-run")  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "old name for tf_efficientnet_b0.ns_jft_in1k" in result.output
     assert "backbone: tf_efficientnet_b0_ns" in result.output
     assert "n_train: 19" in result.output and "n_validation: 5" in result.output
     assert "nothing was trained" in result.output
@@ -89,6 +96,14 @@ def empty_labels(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def one_image_test_frame(cfg_path: Path) -> None:
+    cfg = yaml.safe_load(cfg_path.read_text())
+    test_csv = Path(cfg["dataset"]["train_dataframe"]).with_name("one.csv")
+    pd.read_csv(cfg["dataset"]["train_dataframe"]).head(1).to_csv(test_csv, index=False)
+    cfg["dataset"]["test_dataframe"] = str(test_csv)
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
 CASES = {
     "unknown key": (["training.arcface_margn=0.2"], None, "did you mean `training.arcface_margin`"),
     "bad value": (["architecture.pool=Median"], None, "'Median' is not valid"),
@@ -104,6 +119,10 @@ CASES = {
     "folds out of range": (["dataset.validation_strategy=grouped_kfold", "dataset.folds=[9]"],
                            None, "out of range"),
     "bad override": (["training.epochs"], None, "section.key=value"),
+    "image size a ViT cannot take": (["architecture.backbone=test_vit", "image.image_width=100",
+                                      "image.image_height=100"], None, "divisible by patch size"),
+    "negative GPU id": (["environment.gpus=[-1]"], None, "environment.gpus"),
+    "one-image test frame": ([], lambda p: one_image_test_frame(p), "fewer than 2 images"),
 }  # fmt: skip
 
 
@@ -135,7 +154,24 @@ def test_pretrained_weights_nowhere_fail_fast_with_what_to_do(exported, tmp_path
     result = invoke("train", "-c", str(exported), "architecture.backbone=test_resnet",
                     "image.image_width=32", "image.image_height=32", "environment.gpus=[]",
                     "architecture.pretrained=true", "environment.number_of_workers=0")  # fmt: skip
-    assert result.exit_code == 1
-    assert "pretrained_weights" in result.output and "Traceback" not in result.output
-    summary_file = next((tmp_path / "output").rglob("summary.json"))
-    assert '"status": "failed"' in summary_file.read_text()
+    assert result.exit_code == 2
+    assert "architecture.pretrained" in result.output and "Traceback" not in result.output
+    assert "set `architecture.pretrained_weights` to a local" in result.output.lower()
+    assert not (tmp_path / "output").exists()
+
+
+def test_an_existing_experiment_folder_needs_overwrite(exported, tmp_path):
+    args = ["train", "-c", str(exported), "architecture.backbone=test_resnet",
+            "architecture.pretrained=false", "image.image_width=32", "image.image_height=32",
+            "training.epochs=1", "training.batch_size=4", "environment.gpus=[]",
+            "environment.number_of_workers=0", "prediction.top_k_similar=3"]  # fmt: skip
+    assert invoke(*args).exit_code == 0
+    again = invoke(*args)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert invoke(*args, "--overwrite").exit_code == 0
+    stranger = tmp_path / "output" / "not_an_experiment"
+    stranger.mkdir()
+    (stranger / "precious.txt").write_text("keep me")
+    refused = invoke(*args, "experiment_name=not_an_experiment", "--overwrite")
+    assert refused.exit_code == 2 and "not an experiment folder" in refused.output
+    assert (stranger / "precious.txt").read_text() == "keep me"

@@ -116,18 +116,23 @@ def test_save_best_checkpoint_keeps_the_best_epoch(run, monkeypatch):
     import lookalike.experiments.evaluate as evaluate
 
     real = evaluate.retrieve
-    scores = iter([0.9, 0.1, 0.2])  # the first evaluation is the best
+    scores = iter([0.9, 0.1, 0.2, 0.5])  # the first evaluation is the best
 
     def scripted(embeddings, labels, k):
         result = real(embeddings, labels, k)
         result.metrics = type(result.metrics)(next(scores), 0.5, result.metrics.n_queries, 0)
         return result
 
-    monkeypatch.setattr("lookalike.experiments.run.retrieve", scripted)
+    monkeypatch.setattr("lookalike.experiments.evaluate.retrieve", scripted)
     best = run("training.epochs=3", "training.save_best_checkpoint=true")
     with safe_open(str(best / "checkpoint.safetensors"), "pt") as f:
         assert json.loads(f.metadata()["epoch"]) == 1.0
     assert summary(best)["metrics"]["validation"]["mAP"] == pytest.approx(0.9)
+    # The files written come from the saved (best) weights, not from the last epoch's.
+    from tests.integration.test_experiment_outputs import embed_with_checkpoint
+
+    np.testing.assert_allclose(embed_with_checkpoint(best, "validation"),
+                               np.load(best / "validation_embeddings.npy"), atol=1e-5)  # fmt: skip
 
     scores = iter([0.9, 0.1, 0.2])
     last = run("training.epochs=3", "training.save_best_checkpoint=false")
@@ -186,6 +191,9 @@ def test_automatically_adjust_batch_size_halves_on_out_of_memory(run, monkeypatc
     assert state["batch_size"] == 2
     assert len(state["batch_size_halvings"]) == 2
     assert "Out of memory with batch size 8" in (folder / "logs.log").read_text()
+    samples = charts(folder)["train"]["samples"]
+    assert samples == sorted(set(samples)), "the redone epoch replaced the aborted one's points"
+    assert state["samples_seen"] == samples[-1]
 
     with pytest.raises(torch.OutOfMemoryError, match="automatically_adjust_batch_size"):
         run("training.batch_size=8", "training.automatically_adjust_batch_size=false")

@@ -28,3 +28,22 @@ def test_write_text_creates_folders_and_replaces(tmp_path):
     write_text(target, "one")
     write_text(target, "two")
     assert target.read_text() == "two"
+
+
+def test_results_get_the_usual_permissions_not_owner_only(tmp_path):
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    write_text(tmp_path / "cfg.yaml", "x")
+    assert (tmp_path / "cfg.yaml").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_json_is_strict_nan_becomes_null(tmp_path):
+    import json
+
+    write_json(tmp_path / "summary.json", {"mAP": float("nan"), "folds": [1.0, float("inf")]})
+    assert json.loads((tmp_path / "summary.json").read_text()) == {
+        "mAP": None,
+        "folds": [1.0, None],
+    }

@@ -130,6 +130,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ProblemsFound([Problem("error", str(path), "configuration file not found")])
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, OSError) as error:
+        raise ProblemsFound(
+            [Problem("error", str(path), f"cannot be read as a UTF-8 text file ({error})")]
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -62,7 +62,9 @@ def _ints_as_strings(values: list[int]) -> list[str]:
 
 
 IntList = Annotated[
-    list[int], BeforeValidator(_str_list), PlainSerializer(_ints_as_strings, return_type=list[str])
+    list[Annotated[int, Field(ge=0)]],
+    BeforeValidator(_str_list),
+    PlainSerializer(_ints_as_strings, return_type=list[str]),
 ]
 
 
@@ -410,7 +412,11 @@ class Environment(Section):
     )
     number_of_workers: int = setting(4, "Processes that load and augment images.", "Expert", ge=0)
     seed: int = setting(
-        -1, "Random seed; -1 draws one (the seed used is logged and saved).", "Expert", ge=-1
+        -1,
+        "Random seed; -1 draws one (the seed used is logged and saved).",
+        "Expert",
+        ge=-1,
+        le=2**32 - 1,
     )
     number_of_seeds_per_run: int = setting(
         1, "How many times each run is repeated with different seeds.", "Master", ge=1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import albumentations as A
@@ -17,6 +19,8 @@ from lookalike.data.loader import make_loader
 from lookalike.model.embed import compute_embeddings
 from lookalike.retrieval import RetrievalMetrics, count_relevant, retrieval_metrics, top_k_neighbors
 from lookalike.train.progress import progress_bar
+
+log = logging.getLogger("lookalike")
 
 
 @dataclass
@@ -40,32 +44,55 @@ class Retrieval:
         }
 
 
-def embed_split(
-    cfg: Config,
-    model: nn.Module,
-    split: Split,
-    transform: A.Compose,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    description: str,
-) -> np.ndarray:
-    dataset = ImageDataset(split.paths, None, transform, cfg.image.image_channels)
-    loader = make_loader(
-        dataset,
-        batch_size=cfg.training.batch_size,
-        workers=cfg.environment.number_of_workers,
-        pin_memory=device.type == "cuda",
-    )
-    with progress_bar(description, len(loader)) as bar:
-        return compute_embeddings(
-            model,
-            loader,
-            device=device,
-            normalization=cfg.image.image_normalization,
-            test_time_augmentations=cfg.prediction.test_time_augmentations,
-            autocast_dtype=dtype,
-            on_batch=lambda n: bar.update(),
+@dataclass
+class Evaluator:
+    """Embeds a split with the inference transform and searches it against itself."""
+
+    cfg: Config
+    model: nn.Module
+    transform: A.Compose
+    device: torch.device
+    dtype: torch.dtype | None  # autocast dtype for inference, None for float32
+
+    def __call__(self, split: Split, title: str, batch_size: int) -> Retrieval:
+        embeddings = self.embed(split, title, batch_size)
+        result = retrieve(embeddings, split.labels, self.cfg.prediction.top_k_similar)
+        if result.metrics is not None:
+            m = result.metrics
+            log.info(
+                "%s: mAP@%d %.4f, recall@1 %.4f (%d queries; %d without a possible match are "
+                "left out).",
+                title, result.indices.shape[1], m.map_at_k, m.recall_at_1, m.n_queries,
+                m.n_skipped,
+            )  # fmt: skip
+        return result
+
+    def embed(self, split: Split, title: str, batch_size: int) -> np.ndarray:
+        cfg = self.cfg
+        dataset = ImageDataset(split.paths, None, self.transform, cfg.image.image_channels)
+        loader = make_loader(
+            dataset,
+            batch_size=batch_size,
+            workers=cfg.environment.number_of_workers,
+            pin_memory=self.device.type == "cuda",
         )
+        started, done = time.perf_counter(), 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            bar.update(speed=done / max(time.perf_counter() - started, 1e-9))
+
+        with progress_bar(f"embedding {title.lower()}", len(loader)) as bar:
+            return compute_embeddings(
+                self.model,
+                loader,
+                device=self.device,
+                normalization=cfg.image.image_normalization,
+                test_time_augmentations=cfg.prediction.test_time_augmentations,
+                autocast_dtype=self.dtype,
+                on_batch=advance,
+            )
 
 
 def retrieve(embeddings: np.ndarray, labels: np.ndarray | None, k: int) -> Retrieval:

@@ -1,8 +1,10 @@
 """One experiment from settings to a folder of results: check inputs, train, evaluate, write files.
 
-Nothing is written before every input check has passed. Each selected fold is one run; a single
-fold writes straight into `<output_directory>/<experiment_name>/`, several folds into
-`fold_<k>/` below it. A run that fails still writes summary.json with its error.
+Nothing is written before every check has passed (settings, data, model, device, folder). Each
+selected fold is one run; a single fold writes straight into
+`<output_directory>/<experiment_name>/`, several folds into `fold_<k>/` below it, with a summary
+of all folds at the top. summary.json says "running" from the start, and a failed run still
+writes it, with its error.
 """
 
 from __future__ import annotations
@@ -14,19 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import lookalike
-from lookalike.atomic import atomic_write, write_json
+from lookalike.atomic import atomic_write, write_json, write_npy
 from lookalike.config import Config, Problem, ProblemsFound, check_config, errors, save_config
 from lookalike.data.dataset import ImageDataset
 from lookalike.data.inputs import Inputs, Split, load_inputs
 from lookalike.data.transforms import build_transforms
-from lookalike.experiments.evaluate import Retrieval, embed_split, predictions_frame, retrieve
+from lookalike.experiments.evaluate import Evaluator, Retrieval, predictions_frame
 from lookalike.experiments.logs import FileLog
-from lookalike.model.configured import arcface_head, embedding_model
-from lookalike.model.net import check_backbone
+from lookalike.model.configured import arcface_head, check_model, embedding_model
 from lookalike.runtime import autocast_dtype, resolve_seed, seed_everything, select_device
 from lookalike.train.charts import Charts
 from lookalike.train.checkpoint import (
@@ -40,6 +40,9 @@ from lookalike.train.loop import RunState, train
 
 log = logging.getLogger("lookalike")
 
+# Files that mark a folder as an experiment's, the only kind --overwrite may delete.
+EXPERIMENT_MARKERS = ("cfg.yaml", "summary.json")
+
 
 @dataclass
 class Prepared:
@@ -49,6 +52,7 @@ class Prepared:
     seed: int
     inputs: dict[int, Inputs]
     problems: list[Problem]  # warnings only (errors are raised)
+    overwrite: bool = False
 
 
 def selected_folds(cfg: Config) -> list[int]:
@@ -57,9 +61,14 @@ def selected_folds(cfg: Config) -> list[int]:
     return [0]  # holdout strategies have one split
 
 
-def prepare(cfg: Config) -> Prepared:
-    """Check the settings and the whole input; raise ProblemsFound with every error at once."""
-    problems = check_config(cfg) + _check_backbone(cfg)
+def experiment_folder(cfg: Config) -> Path:
+    return Path(cfg.output_directory) / cfg.experiment_name
+
+
+def prepare(cfg: Config, *, overwrite: bool = False) -> Prepared:
+    """Check settings, model, device, folder and the whole input; raise every error at once."""
+    problems = check_config(cfg) + check_model(cfg) + _check_device(cfg)
+    problems += _check_folder(cfg, overwrite)
     if errors(problems):
         raise ProblemsFound(problems)
     seed = resolve_seed(cfg.environment.seed)
@@ -70,44 +79,62 @@ def prepare(cfg: Config) -> Prepared:
         problems += [p for p in fold_problems if p not in problems]
         if fold_inputs is not None:
             inputs[fold] = fold_inputs
+            if fold_inputs.test is not None and len(fold_inputs.test.paths) < 2 and i == 0:
+                problems.append(
+                    Problem("error", "dataset.test_dataframe",
+                            "has fewer than 2 images: each test image is searched among the "
+                            "other test images")
+                )  # fmt: skip
     if errors(problems):
         raise ProblemsFound(problems)
-    return Prepared(cfg, seed, inputs, problems)
+    return Prepared(cfg, seed, inputs, problems, overwrite)
 
 
-def _check_backbone(cfg: Config) -> list[Problem]:
+def _check_device(cfg: Config) -> list[Problem]:
     try:
-        check_backbone(cfg.architecture.backbone)
+        select_device(cfg.environment.gpus)
     except ValueError as error:
-        return [Problem("error", "architecture.backbone", str(error))]
+        return [Problem("error", "environment.gpus", str(error))]
     return []
 
 
-def experiment_folder(cfg: Config) -> Path:
-    return Path(cfg.output_directory) / cfg.experiment_name
+def _check_folder(cfg: Config, overwrite: bool) -> list[Problem]:
+    folder = experiment_folder(cfg)
+    if not folder.exists() or not any(folder.iterdir()):
+        return []
+    if not overwrite:
+        return [
+            Problem("error", "experiment_name", f"the folder {folder} already exists",
+                    hint="choose another experiment_name, or pass --overwrite to replace it")
+        ]  # fmt: skip
+    if not any(next(folder.glob(f"**/{name}"), None) for name in EXPERIMENT_MARKERS):
+        return [
+            Problem("error", "experiment_name",
+                    f"{folder} is not an experiment folder (no cfg.yaml or summary.json): "
+                    "--overwrite will not delete it",
+                    hint="choose another experiment_name or output_directory")
+        ]  # fmt: skip
+    return []
 
 
-def run_experiment(prepared: Prepared, *, overwrite: bool = False) -> Path:
+def run_experiment(prepared: Prepared) -> Path:
     """Train and evaluate every selected fold; returns the experiment folder."""
     cfg = prepared.cfg
     folder = experiment_folder(cfg)
-    if folder.exists() and any(folder.iterdir()):
-        if not overwrite:
-            raise ProblemsFound(
-                [
-                    Problem(
-                        "error",
-                        "experiment_name",
-                        f"the folder {folder} already exists",
-                        hint="choose another experiment_name, or pass --overwrite to replace it",
-                    )
-                ]
-            )
+    if prepared.overwrite and folder.exists():
         shutil.rmtree(folder)
-    several = len(prepared.inputs) > 1
-    for fold, inputs in prepared.inputs.items():
-        run_folder = folder / f"fold_{fold}" if several else folder
-        run_one(cfg, inputs, prepared.seed, run_folder, prepared.problems)
+    if len(prepared.inputs) == 1:
+        ((fold, inputs),) = prepared.inputs.items()
+        run_one(cfg, inputs, prepared.seed, folder, prepared.problems)
+        return folder
+    save_config(_without_secrets(cfg), folder / "cfg.yaml")
+    started, runs = time.time(), {}
+    try:
+        for fold, inputs in prepared.inputs.items():
+            runs[fold] = run_one(cfg, inputs, prepared.seed, folder / f"fold_{fold}",
+                                 prepared.problems)  # fmt: skip
+    finally:
+        write_json(folder / "summary.json", _folds_summary(cfg, prepared, runs, started))
     return folder
 
 
@@ -116,18 +143,14 @@ def run_one(
 ) -> dict[str, Any]:
     """One model on one split; writes every output file, and summary.json even on failure."""
     folder.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, folder / "cfg.yaml")
+    save_config(_without_secrets(cfg), folder / "cfg.yaml")
     started = time.time()
     summary: dict[str, Any] = {
-        "status": "running",
-        "error": None,
-        "metrics": {},
-        "seed": seed,
-        "epochs": cfg.training.epochs,
-        **_sizes(inputs),
-        "runtime_seconds": None,
-        "lookalike_version": lookalike.__version__,
-    }
+        "status": "running", "error": None, "metrics": {}, "seed": seed,
+        "epochs": cfg.training.epochs, "fold": inputs.fold, **_sizes(inputs),
+        "runtime_seconds": None, "lookalike_version": lookalike.__version__,
+    }  # fmt: skip
+    write_json(folder / "summary.json", summary)
     with FileLog(folder / "logs.log"):
         log.info("Experiment folder: %s", folder)
         log.info("Seed: %d", seed)
@@ -146,13 +169,14 @@ def run_one(
         finally:
             summary["runtime_seconds"] = round(time.time() - started, 3)
             write_json(folder / "summary.json", summary)
-    log.info("Finished in %.1f s: %s", summary["runtime_seconds"], summary["metrics"])
+        log.info("Finished in %.1f s: %s", summary["runtime_seconds"], summary["metrics"])
     return summary
 
 
 def _train_and_evaluate(
     cfg: Config, inputs: Inputs, seed: int, folder: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train, then write validation and test results from the weights that were saved."""
     device = select_device(cfg.environment.gpus)
     seed_everything(seed)
     train_transform, inference_transform = build_transforms(cfg)
@@ -161,56 +185,29 @@ def _train_and_evaluate(
     t = cfg.training
     train_split = inputs.training_split(t.train_validation_data)
     train_data = ImageDataset(
-        train_split.paths,
-        inputs.class_ids(train_split),
-        train_transform,
+        train_split.paths, inputs.class_ids(train_split), train_transform,
         cfg.image.image_channels,
-    )
+    )  # fmt: skip
     state = RunState(seed=seed, device=str(device), batch_size=t.batch_size)
     charts = Charts(folder / "charts.json")
-    inference_dtype = autocast_dtype(device, cfg.environment.mixed_precision_inference)
-    k = cfg.prediction.top_k_similar
-    latest: dict[str, Retrieval] = {}
+    evaluator = Evaluator(
+        cfg, model, inference_transform, device,
+        autocast_dtype(device, cfg.environment.mixed_precision_inference),
+    )  # fmt: skip
+    latest: dict[str, Retrieval] = {}  # the last validation, and the one of the saved weights
 
     def evaluate(state: RunState) -> float | None:
-        embeddings = embed_split(
-            cfg,
-            model,
-            inputs.validation,
-            inference_transform,
-            device,
-            inference_dtype,
-            "validation",
-        )
-        latest["validation"] = result = retrieve(embeddings, inputs.validation.labels, k)
+        title = f"Validation at epoch {state.epoch:.2f}"
+        latest["validation"] = result = evaluator(inputs.validation, title, state.batch_size)
         m = result.metrics
-        charts.add(
-            "validation",
-            state.samples_seen,
-            epoch=state.epoch,
-            mAP=m.map_at_k,
-            recall_at_1=m.recall_at_1,
-        )
+        charts.add("validation", state.samples_seen, epoch=state.epoch,
+                   **{"mAP": m.map_at_k, "recall@1": m.recall_at_1})  # fmt: skip
         charts.save()
-        log.info(
-            "Validation at epoch %.2f: mAP@%d %.4f, recall@1 %.4f (%d queries, %d without a "
-            "possible match left out).",
-            state.epoch,
-            result.indices.shape[1],
-            m.map_at_k,
-            m.recall_at_1,
-            m.n_queries,
-            m.n_skipped,
-        )
         return m.map_at_k
 
     def save_checkpoint(state: RunState, optimizer: torch.optim.Optimizer) -> None:
-        metadata = {
-            "n_classes": len(inputs.classes),
-            "epoch": state.epoch,
-            "seed": seed,
-            "lookalike_version": lookalike.__version__,
-        }
+        metadata = {"n_classes": len(inputs.classes), "epoch": state.epoch, "seed": seed,
+                    "lookalike_version": lookalike.__version__}  # fmt: skip
         save_weights(folder / CHECKPOINT, {"model": model, "arcface": head}, metadata)
         save_training_state(
             folder / TRAINING_STATE,
@@ -219,46 +216,23 @@ def _train_and_evaluate(
         latest["saved"] = latest.get("validation")
         log.info("Saved %s (epoch %.2f).", CHECKPOINT, state.epoch)
 
-    train(
-        cfg,
-        model,
-        head,
-        train_data,
-        state,
-        evaluate=evaluate,
-        save_checkpoint=save_checkpoint,
-        charts=charts,
-    )
+    train(cfg, model, head, train_data, state, evaluate=evaluate,
+          save_checkpoint=save_checkpoint, charts=charts)  # fmt: skip
 
     if t.save_best_checkpoint and state.best_metric is not None:
         load_weights(folder / CHECKPOINT, {"model": model, "arcface": head})
-    validation = latest.get("saved")
-    if validation is None:  # no evaluation ran (0 epochs): evaluate the saved model now
+    if latest.get("saved") is None:  # no evaluation ran (0 epochs): evaluate the saved model
         evaluate(state)
-        validation = latest["validation"]
-    metrics = {"validation": validation.metrics_dict()}
-    _write_results(cfg, folder, "validation", inputs.validation, validation)
-
+        latest["saved"] = latest["validation"]
+    _write_results(cfg, folder, "validation", inputs.validation, latest["saved"])
+    metrics = {"validation": latest["saved"].metrics_dict()}
     if inputs.test is not None:
-        embeddings = embed_split(
-            cfg, model, inputs.test, inference_transform, device, inference_dtype, "test"
-        )
-        result = retrieve(embeddings, inputs.test.labels, k)
+        result = evaluator(inputs.test, "Test", state.batch_size)
         _write_results(cfg, folder, "test", inputs.test, result)
         if result.metrics is not None:
             metrics["test"] = result.metrics_dict()
-            log.info(
-                "Test: mAP@%d %.4f, recall@1 %.4f.",
-                result.indices.shape[1],
-                result.metrics.map_at_k,
-                result.metrics.recall_at_1,
-            )
     if t.calculate_train_metric:
-        embeddings = embed_split(
-            cfg, model, train_split, inference_transform, device, inference_dtype, "train"
-        )
-        metrics["train"] = retrieve(embeddings, train_split.labels, k).metrics_dict()
-        log.info("Train metric: %s", metrics["train"])
+        metrics["train"] = evaluator(train_split, "Train", state.batch_size).metrics_dict()
     charts.save()
     return metrics, state.to_dict()
 
@@ -266,13 +240,42 @@ def _train_and_evaluate(
 def _write_results(cfg: Config, folder: Path, name: str, split: Split, result: Retrieval) -> None:
     frame = predictions_frame(cfg, split, result)
     atomic_write(folder / f"{name}_predictions.csv", lambda tmp: frame.to_csv(tmp, index=False))
-    atomic_write(folder / f"{name}_embeddings.npy", lambda tmp: _save_npy(tmp, result.embeddings))
+    write_npy(folder / f"{name}_embeddings.npy", result.embeddings)
 
 
-def _save_npy(path: str, array: np.ndarray) -> None:
-    # np.save would append ".npy" to a temporary name, so write through an open file.
-    with open(path, "wb") as handle:
-        np.save(handle, array)
+def _folds_summary(
+    cfg: Config, prepared: Prepared, runs: dict[int, dict[str, Any]], started: float
+) -> dict[str, Any]:
+    """The top summary of several folds: each fold's, and the mean of their metrics."""
+    failed = [f for f in prepared.inputs if runs.get(f, {}).get("status") != "finished"]
+    means: dict[str, dict[str, float]] = {}
+    for split in ("validation", "test", "train"):
+        values = [r["metrics"][split] for r in runs.values() if split in r.get("metrics", {})]
+        if values and len(values) == len(runs) and not failed:
+            means[split] = {key: sum(v[key] for v in values) / len(values)
+                            for key in ("mAP", "recall@1")}  # fmt: skip
+    return {
+        "status": "failed" if failed else "finished",
+        "error": f"fold {failed[0]} did not finish" if failed else None,
+        "metrics": means,
+        "folds": {
+            str(f): {"status": r["status"], "metrics": r["metrics"], "folder": f"fold_{f}"}
+            for f, r in runs.items()
+        },
+        "seed": prepared.seed,
+        "epochs": cfg.training.epochs,
+        "runtime_seconds": round(time.time() - started, 3),
+        "lookalike_version": lookalike.__version__,
+    }
+
+
+def _without_secrets(cfg: Config) -> Config:
+    """The settings as written into the experiment folder: no API token in plain text."""
+    if not cfg.logging.neptune_api_token:
+        return cfg
+    return cfg.model_copy(
+        update={"logging": cfg.logging.model_copy(update={"neptune_api_token": ""})}
+    )
 
 
 def _sizes(inputs: Inputs) -> dict[str, int]:

@@ -29,41 +29,30 @@ Pretrained weights
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import logging
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
 
-import huggingface_hub
 import timm
 import torch
 import torch.nn.functional as F
-from huggingface_hub import constants as hf_constants
 from torch import nn
 
 from lookalike.model.pooling import POOLS, build_pool, pooled_width
+from lookalike.model.pretrained import (
+    PretrainedWeightsUnavailable,
+    check_missing_keys,
+    is_download_error,
+    missing_keys_recorder,
+    pretrained_overlay,
+    unavailable_message,
+)
 
 log = logging.getLogger(__name__)
 
 #: How the backbone's features reach the neck: a map in this layout that ``pool`` pools, or
 #: "pooled" when the backbone pools itself (token models).
 FeatureFormat = Literal["NCHW", "NHWC", "pooled"]
-
-#: Seconds to wait for the Hugging Face hub before calling it unreachable.
-HUB_PROBE_TIMEOUT_S = 3.0
-
-# Logger timm reports partially loaded checkpoints on (at INFO level, which is easy to miss).
-_TIMM_BUILDER_LOGGER = "timm.models._builder"
-# Modules whose exceptions mean "could not download": wrapped into PretrainedWeightsUnavailable.
-_NETWORK_MODULES = {"huggingface_hub", "httpx", "httpcore", "requests", "urllib3", "urllib"}
-
-
-class PretrainedWeightsUnavailable(RuntimeError):
-    """Pretrained backbone weights were requested but cannot be had (offline, unreachable, ...)."""
 
 
 class EmbeddingModel(nn.Module):
@@ -173,7 +162,7 @@ def build_model(
         raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
     if in_chans < 1:
         raise ValueError(f"in_chans must be positive, got {in_chans}")
-    overlay = _pretrained_overlay(backbone, pretrained, pretrained_weights)
+    overlay = pretrained_overlay(backbone, pretrained, pretrained_weights)
     feature_format = _probe_feature_format(backbone, in_chans)
     if feature_format == "pooled":
         log.info("backbone %s pools its own features: the pool setting does not apply", backbone)
@@ -183,16 +172,16 @@ def build_model(
     if overlay:
         kwargs["pretrained_cfg_overlay"] = overlay
     try:
-        with _missing_keys_recorder() as missing:
+        with missing_keys_recorder() as missing:
             net = _create(backbone, overlay is not None, kwargs, image_size)
     except Exception as err:
-        if overlay is not None and _is_download_error(err):
+        if overlay is not None and is_download_error(err):
             raise PretrainedWeightsUnavailable(
-                _unavailable_message(backbone, f"loading them failed: {type(err).__name__}: {err}")
+                unavailable_message(backbone, f"loading them failed: {type(err).__name__}: {err}")
             ) from err
         raise
     if missing:
-        _check_missing_keys(net, backbone, missing, overlay)
+        check_missing_keys(net, backbone, missing, overlay)
     return EmbeddingModel(
         net,
         pool=pool,
@@ -238,130 +227,6 @@ def check_backbone(name: str) -> None:
             ) from err
 
 
-def _unavailable_message(backbone: str, reason: str) -> str:
-    return (
-        f"pretrained weights for backbone {backbone!r} are not available: {reason}. Set "
-        "`architecture.pretrained_weights` to a local .safetensors/.pth file with its weights, "
-        "or run once with internet access to fill the Hugging Face cache "
-        f"({hf_constants.HF_HUB_CACHE}), or set `architecture.pretrained: false` to start from "
-        "random weights."
-    )
-
-
-def _pretrained_overlay(
-    backbone: str, pretrained: bool, pretrained_weights: str | os.PathLike[str] | None
-) -> dict[str, str] | None:
-    """What timm should load: None for random weights, else a pretrained_cfg_overlay (may be {}).
-
-    ``{}`` means "let timm fetch them itself" (hub or URL, reachable as far as we can tell).
-    """
-    if pretrained_weights:
-        # An explicitly named file wins, even with pretrained=false: naming it is the request.
-        path = Path(pretrained_weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"architecture.pretrained_weights: no file at {path}")
-        return {"file": str(path)}
-    if not pretrained:
-        return None
-    cfg = timm.models.get_pretrained_cfg(backbone)
-    hub_id = getattr(cfg, "hf_hub_id", None)
-    url = getattr(cfg, "url", None)
-    if not hub_id and not url:
-        raise PretrainedWeightsUnavailable(
-            _unavailable_message(backbone, "timm has no pretrained weights for it")
-        )
-    cached = _cached_weights(cfg)
-    if cached:
-        # Models with a custom loader read the hub themselves; hub offline mode covers them.
-        return {} if cfg.custom_load else {"file": cached}
-    if _hub_offline():
-        raise PretrainedWeightsUnavailable(
-            _unavailable_message(
-                backbone, "HF_HUB_OFFLINE is set and they are not in the local cache"
-            )
-        )
-    if hub_id:
-        problem = _probe_hub(hub_id)
-        if problem:
-            raise PretrainedWeightsUnavailable(
-                _unavailable_message(
-                    backbone,
-                    f"they are not in the local cache and the Hugging Face hub cannot be "
-                    f"reached ({problem})",
-                )
-            )
-    return {}
-
-
-def _hub_offline() -> bool:
-    """True when Hugging Face offline mode is on.
-
-    ``huggingface_hub.constants`` reads the environment once, at import; the variables are read
-    again so that setting them later (tests, notebooks) still counts.
-    """
-    if hf_constants.HF_HUB_OFFLINE:
-        return True
-    truthy = hf_constants.ENV_VARS_TRUE_VALUES
-    return any(
-        os.environ.get(var, "").strip().upper() in truthy
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def _hub_filenames(filename: str | None) -> list[str]:
-    """Files timm may load for a hub repo, in timm's order (safetensors alternatives first)."""
-    filename = filename or "pytorch_model.bin"
-    if filename.endswith(".safetensors"):
-        return [filename]
-    safe = {
-        "pytorch_model.bin": "model.safetensors",
-        "open_clip_pytorch_model.bin": "open_clip_model.safetensors",
-    }.get(filename)
-    if safe is None and filename.endswith(".bin"):
-        safe = filename[: -len(".bin")] + ".safetensors"
-    return [name for name in (safe, filename) if name]
-
-
-def _cached_weights(cfg: Any) -> str | None:
-    """Path of the backbone's weights in the local Hugging Face (or torch hub) cache, if there."""
-    if cfg.hf_hub_id:
-        repo_id, _, revision = cfg.hf_hub_id.partition("@")
-        for filename in _hub_filenames(cfg.hf_hub_filename):
-            hit = huggingface_hub.try_to_load_from_cache(
-                repo_id, filename, revision=revision or None
-            )
-            if isinstance(hit, str):  # otherwise None or the "known not to exist" sentinel
-                return hit
-        return None
-    # URL-only weights: timm downloads those with torch.hub into <hub dir>/checkpoints.
-    path = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(cfg.url).path).name
-    return str(path) if path.is_file() else None
-
-
-def _probe_hub(repo_id: str) -> str | None:
-    """Ask the hub about ``repo_id`` with a short timeout; the problem in words, or None if fine."""
-    repo, _, revision = repo_id.partition("@")
-    try:
-        huggingface_hub.model_info(repo, revision=revision or None, timeout=HUB_PROBE_TIMEOUT_S)
-    except Exception as err:  # whatever the reason, timm's download would fail the same way
-        return f"{type(err).__name__}: {err}"
-    return None
-
-
-def _is_download_error(err: BaseException) -> bool:
-    """Whether ``err`` (or what caused it) is an I/O, network or hub error."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError):
-            return True
-        if type(current).__module__.split(".")[0] in _NETWORK_MODULES:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def _probe_feature_format(backbone: str, in_chans: int) -> FeatureFormat:
     """How ``backbone``'s features come out, from a shape-only forward pass on the meta device."""
     try:
@@ -392,57 +257,3 @@ def _probe_feature_format(backbone: str, in_chans: int) -> FeatureFormat:
         if channel_axis is not None and feats.shape[channel_axis] == net.num_features:
             return layout  # type: ignore[return-value]
     return "pooled"
-
-
-@contextlib.contextmanager
-def _missing_keys_recorder() -> Iterator[list[str]]:
-    """Collect the keys timm reports missing while loading pretrained weights.
-
-    timm loads with ``strict=False`` once it has dropped the classifier, and reports missing keys
-    only at INFO level: a weights file for another model would otherwise leave the backbone
-    silently random. Records below the logger's usual level are dropped again after reading them,
-    so enabling INFO here prints nothing new.
-    """
-    missing: list[str] = []
-    logger = logging.getLogger(_TIMM_BUILDER_LOGGER)
-    usual_level = logger.getEffectiveLevel()
-    prefix = "Missing keys ("
-
-    def read(record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message.startswith(prefix) and ")" in message:
-            keys = message[len(prefix) : message.rindex(")")]
-            missing.extend(key for key in keys.split(", ") if key)
-        return record.levelno >= usual_level
-
-    old_level = logger.level
-    logger.setLevel(min(usual_level, logging.INFO))
-    logger.addFilter(read)
-    try:
-        yield missing
-    finally:
-        logger.removeFilter(read)
-        logger.setLevel(old_level)
-
-
-def _check_missing_keys(
-    net: nn.Module, backbone: str, missing: list[str], overlay: dict[str, str] | None
-) -> None:
-    source = (overlay or {}).get("file", "the Hugging Face hub")
-    # Parameters only: BatchNorm quietly fills in a missing num_batches_tracked buffer.
-    expected = {name for name, _ in net.named_parameters()}
-    if expected and expected.issubset(missing):
-        raise ValueError(
-            f"the pretrained weights in {source} have no tensor of backbone {backbone!r} "
-            f"(it expects keys like {', '.join(sorted(expected)[:3])}): is it the right file? "
-            "It must be a state dict of the timm model itself."
-        )
-    shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-    log.warning(
-        "%d tensors of backbone %s were not in the pretrained weights from %s and keep their "
-        "random initial values: %s",
-        len(missing),
-        backbone,
-        source,
-        shown,
-    )

@@ -33,7 +33,19 @@ class Charts:
         if time.monotonic() - self._last_save > self.every_seconds:
             self.save()
 
+    def mark(self) -> dict[str, int]:
+        """The length of each series, to rewind to (an epoch redone after out-of-memory)."""
+        return {name: len(columns["samples"]) for name, columns in self.series.items()}
+
+    def rewind(self, mark: dict[str, int]) -> None:
+        for name in list(self.series):
+            if name not in mark:
+                del self.series[name]
+                continue
+            for column in self.series[name].values():
+                del column[mark[name] :]
+
     def save(self) -> None:
         if self.path is not None:
-            write_json(self.path, self.series)
+            write_json(self.path, self.series, indent=None)  # compact: rewritten as the run goes
             self._last_save = time.monotonic()

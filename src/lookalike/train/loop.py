@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -70,15 +71,11 @@ def train(
         {"Backbone": model.backbone, "Neck": nn.ModuleList([model.pool, model.neck]), "Loss": head},
         t,
     )
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     log.info(
         "Training %d epochs on %s (%s), batch size %d, %d images.",
-        t.epochs,
-        device,
-        f"{dtype} autocast" if dtype else "float32",
-        state.batch_size,
+        t.epochs, device, f"{dtype} autocast" if dtype else "float32", state.batch_size,
         len(train_data),
-    )
+    )  # fmt: skip
 
     def evaluate_and_keep_best() -> None:
         metric = evaluate(state)
@@ -89,35 +86,17 @@ def train(
             if t.save_best_checkpoint:
                 save_checkpoint(state, optimizer)
 
+    run = _Run(
+        cfg, model, head, train_data, state, device, dtype, optimizer,
+        torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), charts,
+        evaluate_and_keep_best, next_evaluation=t.evaluation_epochs,
+    )  # fmt: skip
     if t.evaluate_before_training:
         evaluate_and_keep_best()
-
-    next_evaluation = t.evaluation_epochs
     for epoch in range(t.epochs):
-        while True:  # repeats the epoch only when an out-of-memory error halves the batch size
-            start = (state.step, state.samples_seen, next_evaluation)
-            try:
-                next_evaluation = _train_epoch(
-                    cfg,
-                    model,
-                    head,
-                    train_data,
-                    state,
-                    epoch,
-                    optimizer,
-                    scaler,
-                    dtype,
-                    charts,
-                    next_evaluation,
-                    evaluate_and_keep_best,
-                )
-                break
-            except torch.OutOfMemoryError:
-                _halve_batch_size(cfg, state, optimizer, device)
-                state.step, state.samples_seen, next_evaluation = start
+        _train_epoch_in_memory(run, epoch)
         state.epoch = epoch + 1.0
         charts.save()
-
     if t.epochs:
         evaluate_and_keep_best()  # evaluation points inside the loop stop short of the end
     if not t.save_best_checkpoint or state.best_metric is None:
@@ -126,107 +105,122 @@ def train(
     return state
 
 
-def _train_epoch(
-    cfg: Config,
-    model: nn.Module,
-    head: nn.Module,
-    train_data: Dataset,
-    state: RunState,
-    epoch: int,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    dtype: torch.dtype | None,
-    charts: Charts,
-    next_evaluation: float,
-    evaluate: Callable[[], None],
-) -> float:
-    """One pass over the training data; returns the epoch of the next evaluation point."""
-    t = cfg.training
-    device = torch.device(state.device)
+@dataclass
+class _Run:
+    """What the steps of one training share; built once by train()."""
+
+    cfg: Config
+    model: nn.Module
+    head: nn.Module
+    data: Dataset
+    state: RunState
+    device: torch.device
+    dtype: torch.dtype | None
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    charts: Charts
+    evaluate: Callable[[], None]
+    next_evaluation: float  # epoch of the next evaluation point inside the loop
+
+
+def _train_epoch_in_memory(run: _Run, epoch: int) -> None:
+    """Train one epoch; on out-of-memory, if allowed, halve the batch size and redo the epoch
+    from a snapshot taken at its start (weights, optimizer, counters and charts)."""
+    adjust = run.cfg.training.automatically_adjust_batch_size
+    snapshot = _snapshot(run) if adjust else None
+    while True:
+        try:
+            _train_epoch(run, epoch)
+            return
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise
+            run.optimizer.zero_grad(set_to_none=True)
+            if run.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if snapshot is None or run.state.batch_size == 1:
+                raise torch.OutOfMemoryError(_out_of_memory_advice(run.state, adjust)) from error
+            _restore(run, snapshot)
+            _halve_batch_size(run.state)
+
+
+def _train_epoch(run: _Run, epoch: int) -> None:
+    """One pass over the training data, evaluating at the evaluation points it crosses."""
+    cfg, state, t = run.cfg, run.state, run.cfg.training
     loader = make_loader(
-        train_data,
+        run.data,
         batch_size=state.batch_size,
         workers=cfg.environment.number_of_workers,
         shuffle=True,
         drop_last=t.drop_last_batch,
         seed=state.seed + epoch,
-        pin_memory=device.type == "cuda",
+        pin_memory=run.device.type == "cuda",
     )
     n_batches = len(loader)
     if n_batches == 0:
         raise ValueError(
-            f"training.batch_size={state.batch_size} is larger than the {len(train_data)} "
+            f"training.batch_size={state.batch_size} is larger than the {len(run.data)} "
             "training images with drop_last_batch on: no training step would run"
         )
-    parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    model.train()
-    head.train()
-    optimizer.zero_grad(set_to_none=True)
+    parameters = [p for group in run.optimizer.param_groups for p in group["params"]]
+    run.model.train()
+    run.head.train()
+    run.optimizer.zero_grad(set_to_none=True)
     started, images_done = time.perf_counter(), 0
     with progress_bar(f"epoch {epoch + 1}/{t.epochs}", n_batches) as bar:
         for i, (images, labels) in enumerate(loader):
             progress = (epoch + i / n_batches) / t.epochs
-            apply_schedule(
-                optimizer,
-                lr_factor(progress, schedule=t.schedule, warmup=t.warmup_epochs / t.epochs),
+            warmup = t.warmup_epochs / t.epochs
+            apply_schedule(run.optimizer, lr_factor(progress, schedule=t.schedule, warmup=warmup))
+            x = normalize_batch(images.to(run.device, non_blocking=True),
+                                cfg.image.image_normalization)  # fmt: skip
+            y = labels.to(run.device, non_blocking=True)
+            with autocast(run.device, run.dtype):
+                loss = run.head.loss(run.model(x), y)
+            # Each update averages its group of batches; the last group of an epoch may be short.
+            group_size = min(
+                t.grad_accumulation, n_batches - i // t.grad_accumulation * t.grad_accumulation
             )
-            x = normalize_batch(images.to(device, non_blocking=True), cfg.image.image_normalization)
-            y = labels.to(device, non_blocking=True)
-            with autocast(device, dtype):
-                loss = head.loss(model(x), y)
-            scaler.scale(loss / t.grad_accumulation).backward()
+            run.scaler.scale(loss / group_size).backward()
 
-            last_batch = i + 1 == n_batches
             norms: dict[str, float] = {}
-            if (i + 1) % t.grad_accumulation == 0 or last_batch:
-                norms = _step(
-                    optimizer, scaler, parameters, t.gradient_clip, cfg.logging.log_grad_norm
-                )
+            if (i + 1) % t.grad_accumulation == 0 or i + 1 == n_batches:
+                norms = _step(run, parameters)
                 state.step += 1
 
             state.samples_seen += len(x)
             state.epoch = epoch + (i + 1) / n_batches
             images_done += len(x)
-            lr = optimizer.param_groups[0]["lr"]
-            charts.add("train", state.samples_seen, loss=loss.item(), lr=lr, **norms)
+            loss_value, lr = loss.item(), run.optimizer.param_groups[0]["lr"]
+            run.charts.add("train", state.samples_seen, loss=loss_value, lr=lr, **norms)
             speed = images_done / max(time.perf_counter() - started, 1e-9)
-            bar.update(loss=loss.item(), lr=lr, speed=speed)
+            bar.update(loss=loss_value, lr=lr, speed=speed)
 
-            if state.epoch >= next_evaluation - 1e-9 and state.epoch < t.epochs - 1e-9:
-                evaluate()
-                model.train()
-                head.train()
-                next_evaluation += t.evaluation_epochs
+            if state.epoch >= run.next_evaluation - 1e-9 and state.epoch < t.epochs - 1e-9:
+                run.evaluate()
+                run.model.train()
+                run.head.train()
+                run.next_evaluation += t.evaluation_epochs
     log.info(
         "Epoch %d/%d: loss %.4f, learning rate %.3g, %.1f images/s.",
-        epoch + 1,
-        t.epochs,
-        loss.item(),
-        lr,
-        speed,
-    )
-    return next_evaluation
+        epoch + 1, t.epochs, loss_value, lr, speed,
+    )  # fmt: skip
 
 
-def _step(
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    parameters: list[torch.Tensor],
-    clip: float,
-    log_norm: bool,
-) -> dict[str, float]:
+def _step(run: _Run, parameters: list[torch.Tensor]) -> dict[str, float]:
     """Clip (when asked), update and clear the gradients; returns grad norms when logged."""
+    clip, log_norm = run.cfg.training.gradient_clip, run.cfg.logging.log_grad_norm
     norms = {}
     if clip > 0 or log_norm:
-        scaler.unscale_(optimizer)
+        run.scaler.unscale_(run.optimizer)
         before = torch.nn.utils.clip_grad_norm_(parameters, clip if clip > 0 else math.inf)
         if log_norm:
             norms["grad_norm"] = float(before)
             if clip > 0:
                 norms["grad_norm_clipped"] = float(_total_norm(parameters))
-    scaler.step(optimizer)
-    scaler.update()
-    optimizer.zero_grad(set_to_none=True)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.optimizer.zero_grad(set_to_none=True)
     return norms
 
 
@@ -235,20 +229,60 @@ def _total_norm(parameters: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(grads).norm() if grads else torch.tensor(0.0)
 
 
-def _halve_batch_size(
-    cfg: Config, state: RunState, optimizer: torch.optim.Optimizer, device: torch.device
-) -> None:
-    """On out-of-memory: halve the batch size and repeat the epoch, if the settings allow it."""
-    optimizer.zero_grad(set_to_none=True)
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    if not cfg.training.automatically_adjust_batch_size or state.batch_size == 1:
-        raise torch.OutOfMemoryError(
-            f"out of memory with batch size {state.batch_size}; lower training.batch_size or set "
-            "training.automatically_adjust_batch_size=true"
-        )
+def is_out_of_memory(error: BaseException) -> bool:
+    """A GPU out-of-memory error, or the CPU allocator failing to allocate."""
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    text = str(error)
+    return "out of memory" in text or "can't allocate memory" in text
+
+
+def _snapshot(run: _Run) -> dict:
+    """CPU copies of everything an epoch changes, to redo it after an out-of-memory error."""
+    return {
+        "model": _to_cpu(run.model.state_dict()),
+        "head": _to_cpu(run.head.state_dict()),
+        "optimizer": _to_cpu(run.optimizer.state_dict()),
+        "scale": run.scaler.get_scale() if run.scaler.is_enabled() else None,
+        "counters": (run.state.step, run.state.samples_seen, run.state.best_metric,
+                     run.state.best_epoch, run.next_evaluation),
+        "charts": run.charts.mark(),
+    }  # fmt: skip
+
+
+def _restore(run: _Run, snapshot: dict) -> None:
+    run.model.load_state_dict(snapshot["model"])
+    run.head.load_state_dict(snapshot["head"])
+    run.optimizer.load_state_dict(snapshot["optimizer"])
+    if snapshot["scale"] is not None:  # a scaler stopped half-way through a step can't go on
+        run.scaler = torch.amp.GradScaler(run.device.type, init_scale=snapshot["scale"])
+    (run.state.step, run.state.samples_seen, run.state.best_metric, run.state.best_epoch,
+     run.next_evaluation) = snapshot["counters"]  # fmt: skip
+    run.charts.rewind(snapshot["charts"])
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(v) for v in value]
+    return value
+
+
+def _halve_batch_size(state: RunState) -> None:
     new = max(1, state.batch_size // 2)
     message = f"Out of memory with batch size {state.batch_size}: retrying the epoch with {new}."
     log.warning(message)
     state.batch_size_halvings.append(message)
     state.batch_size = new
+
+
+def _out_of_memory_advice(state: RunState, adjusting: bool) -> str:
+    if adjusting:
+        return "out of memory even with batch size 1: use smaller images or a smaller backbone"
+    return (
+        f"out of memory with batch size {state.batch_size}; lower training.batch_size or set "
+        "training.automatically_adjust_batch_size=true"
+    )

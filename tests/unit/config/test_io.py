@@ -69,6 +69,10 @@ def test_malformed_override_and_yaml(tmp_path):
     assert "not valid YAML" in problem.message and str(bad) in problem.where
     (problem,) = problems_of(tmp_path / "missing.yaml")
     assert "not found" in problem.message
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00training")
+    (problem,) = problems_of(binary)
+    assert "UTF-8" in problem.message
 
 
 def test_cross_field_problems_are_reported_together_errors_apart_from_warnings():

@@ -15,7 +15,7 @@ import timm
 import torch
 from torch import nn
 
-from lookalike.model import net as net_module
+from lookalike.model import pretrained as pretrained_module
 from lookalike.model.net import (
     EmbeddingModel,
     PretrainedWeightsUnavailable,
@@ -37,7 +37,7 @@ def _offline_and_empty_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     def no_network(repo_id: str) -> str:
         raise AssertionError(f"tests must not probe the hub ({repo_id})")
 
-    monkeypatch.setattr(net_module, "_probe_hub", no_network)
+    monkeypatch.setattr(pretrained_module, "_probe_hub", no_network)
     return cache
 
 
@@ -191,7 +191,7 @@ def test_weights_file_of_another_model_is_rejected(tmp_path: Path) -> None:
 
 
 def test_missing_weights_file_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="pretrained_weights"):
+    with pytest.raises(FileNotFoundError, match="no pretrained weights file at"):
         make("test_resnet", pretrained=True, pretrained_weights=str(tmp_path / "nope.pth"))
 
 
@@ -208,7 +208,9 @@ def test_pretrained_with_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(net_module, "_probe_hub", lambda repo_id: "ConnectTimeout: timed out")
+    monkeypatch.setattr(
+        pretrained_module, "_probe_hub", lambda repo_id: "ConnectTimeout: timed out"
+    )
     with pytest.raises(PretrainedWeightsUnavailable, match=r"ConnectTimeout.*pretrained_weights"):
         make("test_resnet", pretrained=True)
 
@@ -216,7 +218,7 @@ def test_pretrained_with_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPa
 def test_download_errors_from_timm_are_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(net_module, "_probe_hub", lambda repo_id: None)
+    monkeypatch.setattr(pretrained_module, "_probe_hub", lambda repo_id: None)
     real_create = timm.create_model
 
     def create(name: str, pretrained: bool = False, **kwargs):
