@@ -67,28 +67,15 @@ def _check_validation(cfg: Config) -> list[Problem]:
                 "classes never seen in training",
             )
         )
-    if d.validation_strategy in ("kfold", "grouped_kfold"):
-        if not d.folds:
-            problems.append(
-                Problem(
-                    "error",
-                    "dataset.folds",
-                    "select at least one validation fold",
-                    hint="e.g. dataset.folds=[0]",
-                )
+    if d.validation_strategy in ("kfold", "grouped_kfold") and not d.folds:
+        problems.append(
+            Problem(
+                "error",
+                "dataset.folds",
+                "select at least one validation fold",
+                hint="e.g. dataset.folds=[0]",
             )
-        # With a `fold` column the valid folds are that column's values (checked with the data).
-        if d.validation_strategy == "grouped_kfold":
-            bad = [f for f in d.folds if not 0 <= f < AUTOMATIC_FOLDS]
-            if bad:
-                problems.append(
-                    Problem(
-                        "error",
-                        "dataset.folds",
-                        f"fold(s) {bad} are out of range",
-                        hint=f"grouped_kfold makes folds 0..{AUTOMATIC_FOLDS - 1}",
-                    )
-                )
+        )
     if d.data_folder_test is not None and d.test_dataframe is None:
         problems.append(
             Problem("warning", "dataset.data_folder_test", "is set but there is no test_dataframe")

@@ -101,8 +101,6 @@ def test_cross_field_problems_are_reported_together_errors_apart_from_warnings()
          "dataset.validation_dataframe", "required"),
         (["dataset.validation_strategy=grouped_kfold", "dataset.group_fold_column=None"],
          "dataset.group_fold_column", "required"),
-        (["dataset.validation_strategy=grouped_kfold", "dataset.group_fold_column=label",
-          "dataset.folds=[0,7]"], "dataset.folds", "out of range"),
         (["training.warmup_epochs=9"], "training.warmup_epochs", "longer"),
         (["training.save_best_checkpoint=true", "training.train_validation_data=true"],
          "training.train_validation_data", "cannot be combined"),
