@@ -111,13 +111,15 @@ def settings(
     if level not in LEVELS:
         err.print(f"--level must be one of {', '.join(LEVELS)}")
         raise typer.Exit(2)
-    table = Table("setting", "default", "level", "grid", "meaning", show_lines=False)
+    table = Table("setting", "default", "allowed", "level", "grid", "meaning")
     shown = LEVELS[: LEVELS.index(level) + 1]
     for info in field_info():
         if info.level in shown:
             default = info.default if not isinstance(info.default, str) else repr(info.default)
             text = str(default)
-            table.add_row(info.path, text[:40], info.level, "yes" if info.grid else "", info.help)
+            allowed = ", ".join(map(str, info.choices))
+            grid = "yes" if info.grid else ""
+            table.add_row(info.path, text[:40], allowed, info.level, grid, info.help)
     out.print(table)
 
 

@@ -9,7 +9,7 @@ whether it is a grid-search hyperparameter, read back through `field_info()`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -487,6 +487,21 @@ class FieldInfo:
     help: str
     level: Level
     grid: bool
+
+    @property
+    def choices(self) -> tuple[Any, ...]:
+        """The allowed values of an enumeration (or of a list's items), else ()."""
+        return _literal_values(self.annotation)
+
+
+def _literal_values(annotation: Any) -> tuple[Any, ...]:
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    for arg in get_args(annotation):  # Annotated[...], list[...], X | None
+        values = _literal_values(arg)
+        if values:
+            return values
+    return ()
 
 
 def field_info() -> list[FieldInfo]:
