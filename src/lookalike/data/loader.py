@@ -25,7 +25,14 @@ def make_loader(
     drop_last: bool = False,
     seed: int = 0,
     pin_memory: bool = False,
+    persistent: bool = False,
 ) -> DataLoader:
+    """A DataLoader whose shuffling and worker seeds follow `seed`.
+
+    persistent keeps the worker processes alive between passes (epochs, repeated evaluations),
+    so each pass does not pay for starting them again; each pass still shuffles anew, drawing
+    its order from the seeded generator.
+    """
     generator = torch.Generator()
     generator.manual_seed(seed)
     return DataLoader(
@@ -37,5 +44,5 @@ def make_loader(
         pin_memory=pin_memory,
         worker_init_fn=_seed_worker,
         generator=generator,
-        persistent_workers=False,
+        persistent_workers=persistent and workers > 0,
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import albumentations as A
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from lookalike.config.schema import Config
 from lookalike.data.dataset import ImageDataset
@@ -53,6 +54,7 @@ class Evaluator:
     transform: A.Compose
     device: torch.device
     dtype: torch.dtype | None  # autocast dtype for inference, None for float32
+    loaders: dict[tuple[int, int], DataLoader] = field(default_factory=dict)
 
     def __call__(self, split: Split, title: str, batch_size: int) -> Retrieval:
         embeddings = self.embed(split, title, batch_size)
@@ -69,13 +71,17 @@ class Evaluator:
 
     def embed(self, split: Split, title: str, batch_size: int) -> np.ndarray:
         cfg = self.cfg
-        dataset = ImageDataset(split.paths, None, self.transform, cfg.image.image_channels)
-        loader = make_loader(
-            dataset,
-            batch_size=batch_size,
-            workers=cfg.environment.number_of_workers,
-            pin_memory=self.device.type == "cuda",
-        )
+        key = (id(split), batch_size)  # validation is embedded again and again: keep its workers
+        if key not in self.loaders:
+            dataset = ImageDataset(split.paths, None, self.transform, cfg.image.image_channels)
+            self.loaders[key] = make_loader(
+                dataset,
+                batch_size=batch_size,
+                workers=cfg.environment.number_of_workers,
+                pin_memory=self.device.type == "cuda",
+                persistent=True,
+            )
+        loader = self.loaders[key]
         started, done = time.perf_counter(), 0
 
         def advance(n: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from lookalike.config.schema import Config
 from lookalike.data.loader import make_loader
@@ -121,6 +121,24 @@ class _Run:
     charts: Charts
     evaluate: Callable[[], None]
     next_evaluation: float  # epoch of the next evaluation point inside the loop
+    loaders: dict[int, DataLoader] = field(default_factory=dict)  # by batch size
+
+    def loader(self) -> DataLoader:
+        """The training loader for the current batch size, its workers kept between epochs."""
+        size = self.state.batch_size
+        if size not in self.loaders:
+            self.loaders.clear()  # a halved batch size replaces the loader and its workers
+            self.loaders[size] = make_loader(
+                self.data,
+                batch_size=size,
+                workers=self.cfg.environment.number_of_workers,
+                shuffle=True,
+                drop_last=self.cfg.training.drop_last_batch,
+                seed=self.state.seed,
+                pin_memory=self.device.type == "cuda",
+                persistent=True,
+            )
+        return self.loaders[size]
 
 
 def _train_epoch_in_memory(run: _Run, epoch: int) -> None:
@@ -147,15 +165,7 @@ def _train_epoch_in_memory(run: _Run, epoch: int) -> None:
 def _train_epoch(run: _Run, epoch: int) -> None:
     """One pass over the training data, evaluating at the evaluation points it crosses."""
     cfg, state, t = run.cfg, run.state, run.cfg.training
-    loader = make_loader(
-        run.data,
-        batch_size=state.batch_size,
-        workers=cfg.environment.number_of_workers,
-        shuffle=True,
-        drop_last=t.drop_last_batch,
-        seed=state.seed + epoch,
-        pin_memory=run.device.type == "cuda",
-    )
+    loader = run.loader()
     n_batches = len(loader)
     if n_batches == 0:
         raise ValueError(
