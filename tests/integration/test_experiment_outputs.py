@@ -233,3 +233,27 @@ def test_the_log_file_has_the_traceback_of_a_failure(run, monkeypatch):
         run()
     log = (run.root / "output" / f"run{run.count}" / "logs.log").read_text()
     assert "Seed: 7" in log and "Traceback" in log and "inner problem" in log
+
+
+def test_a_stopped_run_records_that_it_was_interrupted(run):
+    """SIGTERM (how a queue or a UI stops a run) ends it with a failed summary and exit 130."""
+    cfg = run.settings("training.epochs=200", "training.batch_size=4",
+                       "training.save_best_checkpoint=true")  # fmt: skip
+    from lookalike.config import save_config
+
+    save_config(cfg, run.root / "long.yaml")
+    folder = Path(cfg.output_directory) / cfg.experiment_name
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lookalike.cli", "train", "-c", str(run.root / "long.yaml")],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: (folder / "checkpoint.safetensors").exists(), process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    s = summary(folder)
+    assert s["status"] == "failed" and s["error"] == "interrupted"
