@@ -376,8 +376,8 @@ class Training(Section):
     )
     build_scoring_pipelines: bool = setting(
         True,
-        "Write what is needed to rebuild the embedding model (weights and resolved settings) "
-        "into the experiment folder.",
+        "Build a deployable scoring bundle at the end of the run (with the predict-and-deploy "
+        "release; checkpoint.safetensors and cfg.yaml are always written).",
         "Expert",
     )
 
