@@ -145,16 +145,18 @@ def run_one(
     folder.mkdir(parents=True, exist_ok=True)
     save_config(_without_secrets(cfg), folder / "cfg.yaml")
     started = time.time()
+    data = inputs.summary()
+    sizes = {key: data[key] for key in ("n_train", "n_validation", "n_test")}
     summary: dict[str, Any] = {
         "status": "running", "error": None, "metrics": {}, "seed": seed,
-        "epochs": cfg.training.epochs, "fold": inputs.fold, **_sizes(inputs),
+        "epochs": cfg.training.epochs, "fold": inputs.fold, **sizes,
         "runtime_seconds": None, "lookalike_version": lookalike.__version__,
     }  # fmt: skip
     write_json(folder / "summary.json", summary)
     with FileLog(folder / "logs.log"):
         log.info("Experiment folder: %s", folder)
         log.info("Seed: %d", seed)
-        log.info("Data: %s", inputs.summary())
+        log.info("Data: %s", data)
         for problem in warnings:
             log.warning("%s", problem)
         try:
@@ -276,12 +278,6 @@ def _without_secrets(cfg: Config) -> Config:
     return cfg.model_copy(
         update={"logging": cfg.logging.model_copy(update={"neptune_api_token": ""})}
     )
-
-
-def _sizes(inputs: Inputs) -> dict[str, int]:
-    """Images trained on (validation included with train_validation_data), validated, tested."""
-    counts = inputs.summary()
-    return {key: counts[key] for key in ("n_train", "n_validation", "n_test")}
 
 
 def _describe(error: BaseException) -> str:

@@ -67,7 +67,5 @@ def load_embedding_model(folder: str | Path) -> tuple[nn.Module, Config]:
     folder = Path(folder)
     cfg = load_config(folder / "cfg.yaml")
     model = embedding_model(cfg, load_pretrained=False)
-    tensors = load_file(str(folder / CHECKPOINT))
-    state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-    model.load_state_dict(state, strict=True)
+    load_weights(folder / CHECKPOINT, {"model": model})
     return model.eval(), cfg
